@@ -1,0 +1,63 @@
+# VoiceHub — `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := voicehub consent models api
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: help demo test test-postgres test-sqlite check serve worker migrate bench clean
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP) ## Seed demo data, run a bilingual script through the whole path, then serve on :8000
+	VOICEHUB_DATA_DIR=var/demo $(BIN)/voicehub demo --fresh --output demo-output $(DEMO_ARGS)
+
+test: $(STAMP) ## Run the whole suite on PostgreSQL (when reachable) and on SQLite
+	@if $(BIN)/python -c "import psycopg; psycopg.connect('$(PG_URL)', connect_timeout=2).close()" 2>/dev/null; then \
+		$(MAKE) --no-print-directory test-postgres; \
+	else \
+		echo "PostgreSQL is not reachable at 127.0.0.1:5432: running on SQLite only"; \
+	fi
+	$(MAKE) --no-print-directory test-sqlite
+
+test-postgres: $(STAMP) ## Run the suite on PostgreSQL (and Redis for the queue when reachable)
+	VOICEHUB_TEST_DB=postgresql $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-sqlite: $(STAMP) ## Run the suite on SQLite with the embedded SQLite queue
+	VOICEHUB_TEST_DB=sqlite VOICEHUB_TEST_QUEUE=sqlite $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+check: $(STAMP) ## Lint, format check, strict types, and migrations in step with the models
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(PACKAGES)
+	@rm -f var/alembic-check.db
+	VOICEHUB_DATABASE_URL=sqlite:///var/alembic-check.db $(BIN)/alembic upgrade head
+	VOICEHUB_DATABASE_URL=sqlite:///var/alembic-check.db $(BIN)/alembic check
+
+serve: $(STAMP) ## Serve the API on 127.0.0.1:8000 (embedded queue consumer included)
+	$(BIN)/voicehub migrate
+	$(BIN)/voicehub serve
+
+worker: $(STAMP) ## Run a queue consumer (set VOICEHUB_QUEUE_URL for Redis)
+	$(BIN)/voicehub worker
+
+migrate: $(STAMP) ## Apply the database migrations
+	$(BIN)/voicehub migrate
+
+bench: $(STAMP) ## Run the benchmarks in bench/ (figures go in docs/BENCHMARKS.md)
+	$(BIN)/python -m bench.service_overhead
+	$(BIN)/python -m bench.queue_throughput
+
+clean: ## Remove the virtualenv, local data and demo output
+	rm -rf $(VENV) var demo-output
