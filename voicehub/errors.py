@@ -1,0 +1,104 @@
+"""Business errors: typed exceptions that carry their HTTP status and a stable code.
+
+The HTTP edge turns them into RFC 9457 problem details; the CLI prints them.
+Every `code` is documented in docs/API.md and always means the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class VoiceHubError(Exception):
+    """Base of every error a user can cause or must be told about."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(VoiceHubError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Conflict(VoiceHubError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class InvalidInput(VoiceHubError):
+    status = 422
+    code = "invalid_input"
+    title = "Invalid input"
+
+
+class TextEmpty(InvalidInput):
+    code = "text_empty"
+    title = "Text is empty"
+
+
+class TextTooLong(InvalidInput):
+    code = "text_too_long"
+    title = "Text is too long"
+
+
+class ScriptInvalid(InvalidInput):
+    code = "script_invalid"
+    title = "The script cannot be read"
+
+
+class ScriptTooLarge(VoiceHubError):
+    status = 413
+    code = "script_too_large"
+    title = "The script is too large"
+
+
+class CharacterNotCast(Conflict):
+    code = "character_not_cast"
+    title = "The character has no voice"
+
+
+class LanguageUnsupported(InvalidInput):
+    code = "language_unsupported"
+    title = "The voice cannot speak this language"
+
+
+class EngineUnavailable(VoiceHubError):
+    status = 503
+    code = "engine_unavailable"
+    title = "Synthesis engine unavailable"
+
+
+class NoTakes(Conflict):
+    code = "no_takes"
+    title = "Nothing has been synthesized yet"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    title = "Idempotency key reused with a different request"
+
+
+class IdempotencyKeyInUse(Conflict):
+    code = "idempotency_key_in_use"
+    title = "A concurrent request used the same idempotency key"
+
+
+class Unauthenticated(VoiceHubError):
+    status = 401
+    code = "unauthenticated"
+    title = "Authentication required"
+
+
+class Forbidden(VoiceHubError):
+    status = 403
+    code = "insufficient_scope"
+    title = "The API key lacks the scope for this"

@@ -1,0 +1,67 @@
+"""Service settings, read from `VOICEHUB_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment.
+
+    The defaults are the embedded setup: a SQLite file and a SQLite-backed queue
+    under `data_dir`. Production sets `database_url` and `queue_url`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="VOICEHUB_", env_file=".env", extra="ignore")
+
+    environment: str = Field(default="development", pattern="^(development|test|production)$")
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    queue_url: str = ""
+    queue_name: str = "voicehub"
+    # In the embedded setup the API process runs the queue consumer itself.
+    embedded_worker: bool = True
+    max_line_chars: int = Field(default=1000, ge=1)
+    max_script_bytes: int = Field(default=2_000_000, ge=1)
+    max_script_lines: int = Field(default=5000, ge=1)
+    engines: str = "piper,kokoro"
+
+    @model_validator(mode="after")
+    def _production_needs_real_services(self) -> Settings:
+        if self.environment == "production":
+            missing = [
+                name
+                for name, value in (
+                    ("VOICEHUB_DATABASE_URL", self.database_url),
+                    ("VOICEHUB_QUEUE_URL", self.queue_url),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"production requires {', '.join(missing)}")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file inside `data_dir`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'voicehub.db').resolve()}"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "storage"
+
+    @property
+    def enabled_engines(self) -> list[str]:
+        return [name.strip() for name in self.engines.split(",") if name.strip()]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()
