@@ -1,0 +1,1 @@
+"""The voice-model side: synthesis engines behind one interface and the voice registry."""

@@ -1,0 +1,118 @@
+"""The one interface every synthesis engine implements.
+
+An engine renders text to audio **and** reports how many samples each phoneme
+took, straight from the model's own duration output. Nothing downstream
+guesses timing: lip-sync, fitting and exports all read these counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True)
+class PhonemeTiming:
+    """One phoneme (or pause, marked by `is_pause`) and the samples it occupies."""
+
+    phoneme: str
+    start: int
+    samples: int
+    is_pause: bool = False
+
+    @property
+    def end(self) -> int:
+        return self.start + self.samples
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    """A word of the input text and the samples its phonemes occupy."""
+
+    text: str
+    start: int
+    samples: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.samples
+
+
+@dataclass(frozen=True)
+class SynthesisSettings:
+    """Per-call settings. `speed` > 1 speaks faster (engines map it to their own scale)."""
+
+    speed: float = 1.0
+
+
+@dataclass(frozen=True)
+class SynthesisResult:
+    """Audio (mono float32 in [-1, 1]) and the timing that produced it.
+
+    Invariant: phonemes are contiguous from sample 0 and their counts sum to
+    `len(audio)` exactly.
+    """
+
+    audio: npt.NDArray[np.float32]
+    sample_rate: int
+    phonemes: list[PhonemeTiming]
+    words: list[WordTiming] = field(default_factory=list)
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.audio.shape[0])
+
+    @property
+    def duration_seconds(self) -> float:
+        return self.num_samples / self.sample_rate
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What the registry tells about an installed engine."""
+
+    name: str
+    languages: tuple[str, ...]
+    sample_rate: int
+    model_version: str
+    speakers: tuple[str, ...]
+    gpu_capable: bool = False
+
+
+class Engine(Protocol):
+    """A loaded synthesis engine. Loading happens once, in `load()`, never at import."""
+
+    @property
+    def info(self) -> EngineInfo: ...
+
+    def load(self) -> None: ...
+
+    def synthesize(
+        self, text: str, *, speaker: str, settings: SynthesisSettings
+    ) -> SynthesisResult: ...
+
+
+def file_sha256(path: Path) -> str:
+    """Content hash of a model artifact: voices name their model by it."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def timings_from_counts(labels: list[tuple[str, bool]], counts: list[int]) -> list[PhonemeTiming]:
+    """Lay per-phoneme sample counts end to end from sample 0."""
+    if len(labels) != len(counts):
+        raise ValueError(f"{len(labels)} phonemes but {len(counts)} durations")
+    out: list[PhonemeTiming] = []
+    start = 0
+    for (phoneme, is_pause), samples in zip(labels, counts, strict=True):
+        out.append(PhonemeTiming(phoneme, start, int(samples), is_pause))
+        start += int(samples)
+    return out

