@@ -1,0 +1,1 @@
+"""Consent: actors, their terms and status history, and the gate every synthesis passes."""

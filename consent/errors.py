@@ -1,0 +1,40 @@
+"""Why the consent gate refused: one stable code per reason, always a 403."""
+
+from __future__ import annotations
+
+from voicehub.errors import VoiceHubError
+
+
+class ConsentRefused(VoiceHubError):
+    status = 403
+    code = "consent_refused"
+    title = "Refused by the consent gate"
+
+
+class ConsentMissing(ConsentRefused):
+    code = "consent_missing"
+    title = "No consent in force for this voice"
+
+
+class ConsentRevoked(ConsentRefused):
+    code = "consent_revoked"
+    title = "The actor revoked consent for this voice"
+
+
+class ConsentPaused(ConsentRefused):
+    code = "consent_paused"
+    title = "The actor paused consent for this voice"
+
+
+class ConsentExpired(ConsentRefused):
+    code = "consent_expired"
+    title = "Consent for this voice has expired"
+
+
+class OutOfScope(ConsentRefused):
+    code = "out_of_scope"
+    title = "Outside the scope the actor consented to"
+
+    def __init__(self, detail: str, *, field: str) -> None:
+        super().__init__(detail, field=field)
+        self.field = field
