@@ -1,0 +1,66 @@
+"""Lip-sync timing: engine phoneme timing → mouth shapes → frames → per-cut exports.
+
+Pure computation on exact fractions of a second; no database, no web.
+"""
+
+from voicehub.lipsync.exports import (
+    CutInfo,
+    CutTiming,
+    PlacedTake,
+    build_cut_timing,
+    cut_timing_json,
+    rhubarb_tsv,
+)
+from voicehub.lipsync.frames import (
+    SHORT_PAUSE,
+    MouthCue,
+    ShapeSpan,
+    TimedPhoneme,
+    frame_at,
+    frame_seconds,
+    mouth_cues,
+    shape_spans,
+    snap_to_frames,
+    timed_phonemes,
+)
+from voicehub.lipsync.shapes import (
+    ANIME3,
+    PHONEME_CLASSES,
+    RHUBARB,
+    SHAPE_SETS,
+    MouthShape,
+    PhonemeClass,
+    ShapeSet,
+    get_shape_set,
+    is_pause_symbol,
+    shape_set_from_classes,
+)
+
+__all__ = [
+    "ANIME3",
+    "PHONEME_CLASSES",
+    "RHUBARB",
+    "SHAPE_SETS",
+    "SHORT_PAUSE",
+    "CutInfo",
+    "CutTiming",
+    "MouthCue",
+    "MouthShape",
+    "PhonemeClass",
+    "PlacedTake",
+    "ShapeSet",
+    "ShapeSpan",
+    "TimedPhoneme",
+    "build_cut_timing",
+    "cut_timing_json",
+    "frame_at",
+    "frame_seconds",
+    "get_shape_set",
+    "is_pause_symbol",
+    "mouth_cues",
+    "rhubarb_tsv",
+    "shape_set_from_classes",
+    "shape_spans",
+    "snap_to_frames",
+    "timed_phonemes",
+]

@@ -1,0 +1,232 @@
+"""Lip-sync timing for one cut, and the files studios import it from.
+
+`build_cut_timing` places every take of a cut on the cut's clock and computes
+one mouth track for the whole cut: time no take covers is rest. Where takes
+overlap, the take that starts later wins from its start until it ends, and an
+earlier take still speaking shows again after that; of takes starting at the
+same moment, the one listed last wins. Lines in the exports keep each take's
+own, unclipped timing; only the mouth track resolves overlaps and is cut to
+the cut's length.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from models.engines.base import PhonemeTiming, WordTiming
+from voicehub.errors import InvalidInput
+from voicehub.lipsync.frames import (
+    MouthCue,
+    TimedPhoneme,
+    frame_at,
+    frame_seconds,
+    mouth_cues,
+    timed_phonemes,
+)
+from voicehub.lipsync.shapes import RHUBARB, ShapeSet, get_shape_set
+
+
+@dataclass(frozen=True)
+class CutInfo:
+    """A cut of the storyboard: `number` is what the studio writes on it, e.g. "C-001"."""
+
+    cut_id: str
+    number: str
+    duration_seconds: Fraction
+    frame_rate: Fraction
+
+
+@dataclass(frozen=True)
+class PlacedTake:
+    """A delivered take and where it starts in the cut."""
+
+    line_id: str
+    take_id: str
+    consent_version_id: str
+    character: str
+    text: str
+    language: str
+    offset_seconds: Fraction
+    sample_rate: int
+    phonemes: list[PhonemeTiming] = field(hash=False)
+    words: list[WordTiming] = field(hash=False)
+
+    @property
+    def end_seconds(self) -> Fraction:
+        samples = max((p.end for p in self.phonemes), default=0)
+        return self.offset_seconds + Fraction(samples, self.sample_rate)
+
+
+@dataclass(frozen=True)
+class CutTiming:
+    """A cut's takes in the order they start, and the mouth track over the whole cut."""
+
+    cut: CutInfo
+    shape_set: ShapeSet
+    frame_rate: Fraction
+    duration_frames: int
+    takes: tuple[PlacedTake, ...]
+    mouth_cues: tuple[MouthCue, ...]
+
+
+def build_cut_timing(
+    cut: CutInfo,
+    takes: Sequence[PlacedTake],
+    shape_set: str | ShapeSet = "rhubarb",
+    fps: Fraction | None = None,
+    min_hold_frames: int = 1,
+) -> CutTiming:
+    """Place each take at its offset; mouth cues for the whole cut at `fps` (default: the cut's)."""
+    shapes = get_shape_set(shape_set) if isinstance(shape_set, str) else shape_set
+    rate = cut.frame_rate if fps is None else fps
+    if rate <= 0:
+        raise InvalidInput(f"frame rate must be positive, got {rate}")
+    if cut.duration_seconds < 0:
+        raise InvalidInput(f"cut {cut.number} has a negative duration")
+    for take in takes:
+        if take.sample_rate <= 0:
+            raise InvalidInput(f"take {take.take_id} has sample rate {take.sample_rate}")
+    in_cut_order = tuple(sorted(takes, key=lambda take: take.offset_seconds))
+    cues = mouth_cues(
+        _visible_phonemes(in_cut_order),
+        shapes,
+        rate,
+        start=Fraction(0),
+        end=cut.duration_seconds,
+        min_hold_frames=min_hold_frames,
+    )
+    return CutTiming(
+        cut=cut,
+        shape_set=shapes,
+        frame_rate=rate,
+        duration_frames=frame_at(cut.duration_seconds, rate),
+        takes=in_cut_order,
+        mouth_cues=tuple(cues),
+    )
+
+
+def _visible_phonemes(takes: Sequence[PlacedTake]) -> list[TimedPhoneme]:
+    """One non-overlapping phoneme track: each take paints over what it overlaps."""
+    track: list[TimedPhoneme] = []
+    for take in takes:
+        start, end = take.offset_seconds, take.end_seconds
+        if end <= start:
+            continue
+        placed = timed_phonemes(take.phonemes, take.sample_rate, offset=start)
+        kept: list[TimedPhoneme] = []
+        for p in track:
+            if p.start < start:
+                kept.append(_clip(p, p.start, min(p.end, start)))
+            if p.end > end:
+                kept.append(_clip(p, max(p.start, end), p.end))
+        track = sorted(kept + placed, key=lambda p: p.start)
+    return track
+
+
+def _clip(p: TimedPhoneme, start: Fraction, end: Fraction) -> TimedPhoneme:
+    return TimedPhoneme(p.phoneme, start, end, p.is_pause)
+
+
+def _seconds(value: Fraction) -> float:
+    return float(round(value, 6))
+
+
+def _frame_rate_number(fps: Fraction) -> int | float:
+    return fps.numerator if fps.denominator == 1 else float(fps)
+
+
+def cut_timing_json(timing: CutTiming) -> dict[str, Any]:
+    """The cut's timing as a JSON-ready dict; seconds are floats rounded to 6 decimals."""
+    fps = timing.frame_rate
+    return {
+        "cut": {
+            "id": timing.cut.cut_id,
+            "number": timing.cut.number,
+            "frame_rate": _frame_rate_number(fps),
+            "frame_rate_exact": f"{fps.numerator}/{fps.denominator}",
+            "duration_seconds": _seconds(timing.cut.duration_seconds),
+            "duration_frames": timing.duration_frames,
+        },
+        "shape_set": timing.shape_set.name,
+        "shapes": [{"id": s.id, "label": s.label} for s in timing.shape_set.shapes],
+        "lines": [_line_json(take, fps) for take in timing.takes],
+        "mouth_cues": [
+            {
+                "start_frame": cue.start_frame,
+                "end_frame": cue.end_frame,
+                "start_seconds": _seconds(cue.start_seconds(fps)),
+                "end_seconds": _seconds(cue.end_seconds(fps)),
+                "shape": cue.shape,
+            }
+            for cue in timing.mouth_cues
+        ],
+    }
+
+
+def _line_json(take: PlacedTake, fps: Fraction) -> dict[str, Any]:
+    def at(samples: int) -> Fraction:
+        return take.offset_seconds + Fraction(samples, take.sample_rate)
+
+    return {
+        "line_id": take.line_id,
+        "take_id": take.take_id,
+        "consent_version_id": take.consent_version_id,
+        "character": take.character,
+        "text": take.text,
+        "language": take.language,
+        "start_seconds": _seconds(take.offset_seconds),
+        "end_seconds": _seconds(take.end_seconds),
+        "start_frame": frame_at(take.offset_seconds, fps),
+        "end_frame": frame_at(take.end_seconds, fps),
+        "phonemes": [
+            {
+                "phoneme": p.phoneme,
+                "start_seconds": _seconds(at(p.start)),
+                "end_seconds": _seconds(at(p.end)),
+                "is_pause": p.is_pause,
+            }
+            for p in take.phonemes
+        ],
+        "words": [
+            {
+                "text": w.text,
+                "start_seconds": _seconds(at(w.start)),
+                "end_seconds": _seconds(at(w.end)),
+            }
+            for w in take.words
+        ],
+    }
+
+
+def _tsv_seconds(frame: int, fps: Fraction) -> str:
+    """A frame's start with 2 decimals, chosen so it reads back as the same frame.
+
+    Rounding to the nearest centisecond can land just before the frame (frame
+    1 at 24 fps is 0.0417 s → 0.04 → frame 0.96), which importers that
+    truncate read as the frame before. Rounding up stays inside the frame's
+    first half whenever a centisecond is under half a frame (up to 50 fps), so
+    importers that truncate and importers that round both get the right
+    frame; above that, the nearest centisecond is the best there is.
+    """
+    seconds = frame_seconds(frame, fps)
+    centiseconds = math.ceil(seconds * 100)
+    if (Fraction(centiseconds, 100) - seconds) * fps >= Fraction(1, 2):
+        centiseconds = round(seconds * 100)
+    return f"{centiseconds // 100}.{centiseconds % 100:02d}"
+
+
+def rhubarb_tsv(timing: CutTiming) -> str:
+    """Rhubarb Lip Sync's TSV: `<start>\\t<shape>` per cue, then `<end>\\tX`."""
+    if timing.shape_set.name != RHUBARB.name:
+        raise InvalidInput(
+            f"Rhubarb TSV needs the rhubarb shape set, not {timing.shape_set.name!r}",
+            shape_set=timing.shape_set.name,
+        )
+    fps = timing.frame_rate
+    lines = [f"{_tsv_seconds(cue.start_frame, fps)}\t{cue.shape}" for cue in timing.mouth_cues]
+    lines.append(f"{_tsv_seconds(timing.duration_frames, fps)}\t{RHUBARB.rest}")
+    return "\n".join(lines) + "\n"

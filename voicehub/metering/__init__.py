@@ -1,0 +1,1 @@
+"""Metering: one usage record per delivered take, priced in integer micro-units."""

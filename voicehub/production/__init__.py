@@ -1,0 +1,1 @@
+"""A studio's productions: projects, characters, cuts, lines and their takes."""

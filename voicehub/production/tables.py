@@ -1,0 +1,117 @@
+"""Projects, characters, cuts, lines and takes.
+
+Every table carries `studio_id`, so one helper (`voicehub.tenancy.scope.owned`)
+scopes every query to the calling studio.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from voicehub.db import Base, UTCDateTime, utcnow
+
+
+class Project(Base):
+    """A show, episode or film: its language, intended use and frame rate."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(16))
+    use: Mapped[str] = mapped_column(String(32))
+    # Frame rate as an exact fraction: 24/1, 24000/1001, …
+    fps_num: Mapped[int] = mapped_column(Integer)
+    fps_den: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def frame_rate(self) -> Fraction:
+        return Fraction(self.fps_num, self.fps_den)
+
+
+class Character(Base):
+    """A role in a project, cast to a voice."""
+
+    __tablename__ = "characters"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id"), index=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    voice_id: Mapped[str | None] = mapped_column(ForeignKey("voices.id"))
+
+
+class Cut(Base):
+    """A cut of picture (C-001…) with its place on the timeline and its frame rate."""
+
+    __tablename__ = "cuts"
+    __table_args__ = (UniqueConstraint("project_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id"), index=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    number: Mapped[str] = mapped_column(String(16))
+    start_ms: Mapped[int] = mapped_column(Integer)
+    end_ms: Mapped[int] = mapped_column(Integer)
+    fps_num: Mapped[int] = mapped_column(Integer)
+    fps_den: Mapped[int] = mapped_column(Integer)
+
+    @property
+    def frame_rate(self) -> Fraction:
+        return Fraction(self.fps_num, self.fps_den)
+
+
+class Line(Base):
+    """One line of dialogue: who says it, what, in which cut, within which window."""
+
+    __tablename__ = "lines"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id"), index=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    cut_id: Mapped[str] = mapped_column(ForeignKey("cuts.id"), index=True)
+    character_id: Mapped[str] = mapped_column(ForeignKey("characters.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(16))
+    # The line's target window on the project timeline, when the script gives one.
+    start_ms: Mapped[int | None] = mapped_column(Integer)
+    end_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Take(Base):
+    """One rendering of a line: audio, timing, and the consent and model it was made under.
+
+    Immutable once made. Its usage record is written in the same transaction.
+    """
+
+    __tablename__ = "takes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    line_id: Mapped[str] = mapped_column(ForeignKey("lines.id"), index=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id"), index=True)
+    voice_id: Mapped[str] = mapped_column(ForeignKey("voices.id"), index=True)
+    consent_version_id: Mapped[str] = mapped_column(ForeignKey("consent_versions.id"))
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("synthesis_jobs.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(16))
+    engine: Mapped[str] = mapped_column(String(32))
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    speaker: Mapped[str] = mapped_column(String(64))
+    speed: Mapped[float] = mapped_column()
+    sample_rate: Mapped[int] = mapped_column(Integer)
+    num_samples: Mapped[int] = mapped_column(Integer)
+    audio_key: Mapped[str] = mapped_column(String(200))
+    # {"phonemes": [[symbol, start, samples, is_pause], …], "words": [[text, start, samples], …]}
+    timing: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,23 @@
+"""Every table module, imported so `Base.metadata` knows the whole schema (Alembic)."""
+
+from consent import tables as consent_tables
+from models import tables as model_tables
+from voicehub import idempotency
+from voicehub.db import Base
+from voicehub.metering import tables as metering_tables
+from voicehub.production import tables as production_tables
+from voicehub.synthesis import tables as synthesis_tables
+from voicehub.tenancy import tables as tenancy_tables
+
+metadata = Base.metadata
+
+__all__ = [
+    "consent_tables",
+    "idempotency",
+    "metadata",
+    "metering_tables",
+    "model_tables",
+    "production_tables",
+    "synthesis_tables",
+    "tenancy_tables",
+]

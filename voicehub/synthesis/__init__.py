@@ -1,0 +1,1 @@
+"""The synthesis pipeline: consent gate, engine, take, usage — and batch jobs."""

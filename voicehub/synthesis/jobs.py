@@ -1,0 +1,134 @@
+"""Batch synthesis: a job row for progress, a queued task that renders line by line."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session
+
+from voicehub.db import transaction, utcnow
+from voicehub.errors import InvalidInput, VoiceHubError
+from voicehub.ids import new_id
+from voicehub.production.service import lines_of_project
+from voicehub.production.tables import Line, Project
+from voicehub.queue import JobQueue
+from voicehub.runtime import Runtime
+from voicehub.synthesis.service import Synthesizer, synthesize_line, usage_exists
+from voicehub.synthesis.tables import JobStatus, SynthesisJob
+from voicehub.tenancy.scope import get_owned, owned
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_LINES = 5000
+
+
+def create_synthesis_job(
+    session: Session,
+    queue: JobQueue,
+    studio_id: str,
+    project_id: str,
+    *,
+    line_ids: list[str] | None = None,
+) -> SynthesisJob:
+    """A queued job for the project's lines (or the given ones); enqueued after commit."""
+    project = get_owned(session, Project, studio_id, project_id)
+    if line_ids is None:
+        line_ids = [line.id for line in lines_of_project(session, studio_id, project.id)]
+    else:
+        found = set(
+            session.scalars(
+                owned(Line, studio_id)
+                .where(Line.project_id == project.id, Line.id.in_(line_ids))
+                .with_only_columns(Line.id)
+            )
+        )
+        missing = [line_id for line_id in line_ids if line_id not in found]
+        if missing:
+            raise InvalidInput(
+                f"Lines not in project {project.id}: {', '.join(missing[:10])}.",
+                fields=["line_ids"],
+            )
+        line_ids = list(dict.fromkeys(line_ids))
+    if not line_ids:
+        raise InvalidInput("The project has no lines to synthesize; import a script first.")
+    if len(line_ids) > MAX_BATCH_LINES:
+        raise InvalidInput(f"A job takes at most {MAX_BATCH_LINES} lines.", fields=["line_ids"])
+    job = SynthesisJob(
+        id=new_id("job"),
+        studio_id=studio_id,
+        project_id=project.id,
+        status=JobStatus.QUEUED,
+        line_ids=line_ids,
+        lines_done=0,
+        lines_failed=0,
+        errors=[],
+    )
+    session.add(job)
+    session.flush()
+    queue.enqueue_synthesis_job(session, job.id)
+    return job
+
+
+def job_usage_key(job_id: str, line_id: str) -> str:
+    """The idempotency key of a job's line: a re-run never renders or charges it twice."""
+    return f"job:{job_id}:line:{line_id}"
+
+
+def run_synthesis_job(runtime: Runtime, job_id: str) -> None:
+    """Render every line of the job, each in its own transaction with its progress.
+
+    Safe to run again after a crash: lines already delivered or already failed
+    are skipped, so each line ends with at most one take and one charge.
+    """
+    synthesizer = Synthesizer(runtime.engines, runtime.storage, runtime.settings.max_line_chars)
+    with transaction(runtime.sessions) as session:
+        job = session.get(SynthesisJob, job_id)
+        if job is None:
+            log.warning("synthesis job %s not found", job_id)
+            return
+        if job.status in (JobStatus.SUCCEEDED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.FAILED):
+            return
+        job.status = JobStatus.RUNNING
+        job.started_at = job.started_at or utcnow()
+        studio_id, line_ids = job.studio_id, list(job.line_ids)
+        failed_lines = {error["line_id"] for error in job.errors}
+
+    for line_id in line_ids:
+        key = job_usage_key(job_id, line_id)
+        if line_id in failed_lines:
+            continue
+        try:
+            with transaction(runtime.sessions) as session:
+                if usage_exists(session, key):
+                    continue
+                synthesize_line(
+                    session,
+                    synthesizer,
+                    studio_id=studio_id,
+                    line_id=line_id,
+                    usage_key=key,
+                    job_id=job_id,
+                )
+                job = session.get(SynthesisJob, job_id, with_for_update=True)
+                assert job is not None
+                job.lines_done += 1
+        except VoiceHubError as error:
+            with transaction(runtime.sessions) as session:
+                job = session.get(SynthesisJob, job_id, with_for_update=True)
+                assert job is not None
+                job.errors = [
+                    *job.errors,
+                    {"line_id": line_id, "code": error.code, "detail": error.detail},
+                ]
+                job.lines_failed += 1
+
+    with transaction(runtime.sessions) as session:
+        job = session.get(SynthesisJob, job_id, with_for_update=True)
+        assert job is not None
+        if job.lines_failed == 0:
+            job.status = JobStatus.SUCCEEDED
+        elif job.lines_done == 0:
+            job.status = JobStatus.FAILED
+        else:
+            job.status = JobStatus.COMPLETED_WITH_ERRORS
+        job.finished_at = utcnow()

@@ -1,0 +1,131 @@
+"""The path of one line: consent gate → engine → take and its usage record, one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent.gate import GateRequest, consent_gate
+from models.engines import SynthesisResult, SynthesisSettings
+from models.engines.registry import EngineRegistry
+from models.tables import Voice
+from voicehub.audio import wav_bytes
+from voicehub.db import utcnow
+from voicehub.errors import CharacterNotCast, InvalidInput, LanguageUnsupported
+from voicehub.ids import new_id
+from voicehub.metering.service import record_usage
+from voicehub.metering.tables import UsageRecord
+from voicehub.production.service import check_line_text
+from voicehub.production.tables import Character, Line, Project, Take
+from voicehub.storage import LocalStorage
+from voicehub.tenancy.scope import get_owned
+
+MIN_SPEED, MAX_SPEED = 0.5, 2.0
+
+
+@dataclass(frozen=True)
+class Synthesizer:
+    """What the pipeline needs from the running process."""
+
+    engines: EngineRegistry
+    storage: LocalStorage
+    max_line_chars: int
+
+
+def timing_document(result: SynthesisResult) -> dict[str, Any]:
+    """The take's timing as stored: sample counts straight from the engine."""
+    return {
+        "phonemes": [[p.phoneme, p.start, p.samples, p.is_pause] for p in result.phonemes],
+        "words": [[w.text, w.start, w.samples] for w in result.words],
+    }
+
+
+def synthesize_line(
+    session: Session,
+    synthesizer: Synthesizer,
+    *,
+    studio_id: str,
+    line_id: str,
+    speed: float = 1.0,
+    usage_key: str | None = None,
+    job_id: str | None = None,
+) -> Take:
+    """Render one line as a new take, with exactly one usage record, or refuse.
+
+    The consent gate runs before synthesis (refuse early) and again, with the
+    consent row locked, just before the take is written: a revocation that
+    lands while the engine runs wins, and nothing is delivered or charged.
+    """
+    if not MIN_SPEED <= speed <= MAX_SPEED:
+        raise InvalidInput(f"Speed must be between {MIN_SPEED} and {MAX_SPEED}.", fields=["speed"])
+    line = get_owned(session, Line, studio_id, line_id)
+    text = check_line_text(line.text, synthesizer.max_line_chars)
+    project = get_owned(session, Project, studio_id, line.project_id)
+    character = get_owned(session, Character, studio_id, line.character_id)
+    if character.voice_id is None:
+        raise CharacterNotCast(
+            f"Character '{character.name}' has no voice; cast one with POST /v1/projects/{project.id}/cast."
+        )
+    voice = session.get(Voice, character.voice_id)
+    if voice is None:
+        raise CharacterNotCast(
+            f"Character '{character.name}' is cast to a voice that no longer exists."
+        )
+    gate = GateRequest(
+        voice_id=voice.id, studio_id=studio_id, use=project.use, language=line.language
+    )
+    consent_gate(session, gate)
+
+    engine = synthesizer.engines.get(voice.engine)
+    if line.language not in engine.info.languages:
+        raise LanguageUnsupported(
+            f"Voice {voice.id} speaks {', '.join(engine.info.languages)}, not '{line.language}'."
+        )
+    result = engine.synthesize(text, speaker=voice.speaker, settings=SynthesisSettings(speed=speed))
+
+    version = consent_gate(session, gate, lock=True)
+    take = Take(
+        id=new_id("take"),
+        line_id=line.id,
+        project_id=project.id,
+        studio_id=studio_id,
+        voice_id=voice.id,
+        consent_version_id=version.id,
+        job_id=job_id,
+        text=text,
+        language=line.language,
+        engine=engine.info.name,
+        model_sha256=engine.info.model_version,
+        speaker=voice.speaker,
+        speed=speed,
+        sample_rate=result.sample_rate,
+        num_samples=result.num_samples,
+        audio_key=f"takes/{studio_id}/{line.id}/{{take_id}}.wav",
+        timing=timing_document(result),
+        created_at=utcnow(),
+    )
+    take.audio_key = take.audio_key.format(take_id=take.id)
+    session.add(take)
+    session.flush()
+    record_usage(
+        session,
+        take=take,
+        version=version,
+        actor_id=voice.actor_id,
+        use=project.use,
+        idempotency_key=usage_key or f"take:{take.id}",
+    )
+    synthesizer.storage.put_in_transaction(
+        session, take.audio_key, wav_bytes(result.audio, result.sample_rate)
+    )
+    return take
+
+
+def usage_exists(session: Session, usage_key: str) -> bool:
+    return (
+        session.scalar(select(UsageRecord.id).where(UsageRecord.idempotency_key == usage_key))
+        is not None
+    )

@@ -1,0 +1,51 @@
+"""Batch synthesis jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from voicehub.db import Base, UTCDateTime, utcnow
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    COMPLETED_WITH_ERRORS = "completed_with_errors"
+    FAILED = "failed"
+
+
+class SynthesisJob(Base):
+    """A batch of lines synthesized through the queue, with progress and per-line errors."""
+
+    __tablename__ = "synthesis_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id"), index=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    status: Mapped[JobStatus] = mapped_column(
+        Enum(JobStatus, native_enum=False, length=32, validate_strings=True)
+    )
+    line_ids: Mapped[list[str]] = mapped_column(JSON)
+    lines_done: Mapped[int] = mapped_column(Integer, default=0)
+    lines_failed: Mapped[int] = mapped_column(Integer, default=0)
+    # [{"line_id": …, "code": …, "detail": …}]
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def total(self) -> int:
+        return len(self.line_ids)
+
+    @property
+    def progress(self) -> float:
+        if not self.line_ids:
+            return 1.0
+        return (self.lines_done + self.lines_failed) / len(self.line_ids)

@@ -1,0 +1,1 @@
+"""Studios (the tenants) and their API keys."""

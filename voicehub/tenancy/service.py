@@ -1,0 +1,98 @@
+"""Studios and API keys: creation, and turning a bearer secret into a principal."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from voicehub.errors import Forbidden, InvalidInput, Unauthenticated
+from voicehub.ids import new_id
+from voicehub.tenancy.tables import ApiKey, Studio
+
+STUDIO_SCOPES = ("read", "synthesize", "export", "billing")
+ACTOR_SCOPES = ("consent", "read")
+KEY_PREFIX = "vh_live_"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A key as shown once to its owner: the secret is never stored or shown again."""
+
+    id: str
+    secret: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a studio or an actor, with the scopes of the key used."""
+
+    key_id: str
+    scopes: frozenset[str]
+    studio_id: str | None = None
+    actor_id: str | None = None
+
+    def require(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise Forbidden(f"This API key does not have the '{scope}' scope.", scope=scope)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_studio(session: Session, name: str, *, is_demo: bool = False) -> Studio:
+    if not name.strip():
+        raise InvalidInput("A studio needs a name.")
+    studio = Studio(id=new_id("std"), name=name.strip(), is_demo=is_demo)
+    session.add(studio)
+    session.flush()
+    return studio
+
+
+def issue_api_key(
+    session: Session,
+    *,
+    studio_id: str | None = None,
+    actor_id: str | None = None,
+    scopes: tuple[str, ...] | None = None,
+) -> IssuedKey:
+    """Create a key for a studio or an actor; the returned secret is the only copy."""
+    if (studio_id is None) == (actor_id is None):
+        raise InvalidInput("An API key belongs to exactly one studio or one actor.")
+    allowed = STUDIO_SCOPES if studio_id else ACTOR_SCOPES
+    scopes = scopes or allowed
+    unknown = sorted(set(scopes) - set(allowed))
+    if unknown:
+        raise InvalidInput(f"Unknown scopes: {', '.join(unknown)}.", fields=["scopes"])
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        id=new_id("key"),
+        studio_id=studio_id,
+        actor_id=actor_id,
+        secret_sha256=_digest(secret),
+        hint=secret[-4:],
+        scopes=list(scopes),
+    )
+    session.add(key)
+    session.flush()
+    return IssuedKey(key.id, secret, tuple(scopes))
+
+
+def authenticate(session: Session, secret: str | None) -> Principal:
+    """The principal behind a bearer secret; any doubt is a 401 that reveals nothing."""
+    if not secret or not secret.startswith(KEY_PREFIX):
+        raise Unauthenticated("Send 'Authorization: Bearer vh_live_…' with a valid API key.")
+    key = session.scalar(select(ApiKey).where(ApiKey.secret_sha256 == _digest(secret)))
+    if key is None or key.revoked_at is not None:
+        raise Unauthenticated("The API key is not valid.")
+    return Principal(
+        key_id=key.id,
+        scopes=frozenset(key.scopes),
+        studio_id=key.studio_id,
+        actor_id=key.actor_id,
+    )
