@@ -1,0 +1,1 @@
+"""The HTTP edge: app factory, routers, auth dependencies, request/response schemas."""

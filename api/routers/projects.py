@@ -1,0 +1,284 @@
+"""Projects, their scripts, casting and cuts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy import func, select
+
+from api.deps import IdempotencyDep, RawBody, RuntimeDep, SessionDep, StudioRead, StudioSynthesize
+from api.schemas import (
+    CastIn,
+    CharacterOut,
+    CutOut,
+    LineOut,
+    Page,
+    ProjectIn,
+    ProjectOut,
+    ScriptImportOut,
+)
+from voicehub.errors import InvalidInput
+from voicehub.pagination import paginate
+from voicehub.production import service
+from voicehub.production.tables import Character, Cut, Line, Project, Take
+from voicehub.tenancy.scope import get_owned, owned
+
+router = APIRouter(tags=["projects"])
+
+
+def project_out(project: Project) -> ProjectOut:
+    return ProjectOut(
+        id=project.id,
+        name=project.name,
+        language=project.language,
+        use=project.use,
+        frame_rate=service.frame_rate_number(project.frame_rate),
+        created_at=project.created_at,
+    )
+
+
+@router.post("/v1/projects", status_code=status.HTTP_201_CREATED, summary="Create a project")
+def create_project(
+    body: ProjectIn,
+    session: SessionDep,
+    caller: StudioSynthesize,
+    idem: IdempotencyDep,
+    response: Response,
+) -> ProjectOut:
+    idem.replay_or_continue(session, caller.principal)
+    project = service.create_project(
+        session,
+        caller.studio_id,
+        name=body.name,
+        language=body.language,
+        use=body.use,
+        frame_rate=service.frame_rate_from_number(body.frame_rate),
+    )
+    out = project_out(project)
+    response.headers["Location"] = f"/v1/projects/{project.id}"
+    idem.remember(
+        session,
+        caller.principal,
+        201,
+        out.model_dump(mode="json"),
+        {"Location": response.headers["Location"]},
+    )
+    return out
+
+
+@router.get("/v1/projects", summary="List projects")
+def list_projects(
+    session: SessionDep,
+    caller: StudioRead,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    starting_after: str | None = None,
+) -> Page[ProjectOut]:
+    rows, has_more = paginate(
+        session,
+        owned(Project, caller.studio_id),
+        id_column=Project.id,
+        order_column=Project.created_at,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    return Page[ProjectOut](data=[project_out(p) for p in rows], has_more=has_more)
+
+
+@router.get("/v1/projects/{project_id}", summary="Get a project")
+def get_project(project_id: str, session: SessionDep, caller: StudioRead) -> ProjectOut:
+    return project_out(get_owned(session, Project, caller.studio_id, project_id))
+
+
+_SCRIPT_TYPES = {
+    "application/json": "json",
+    "application/x-subrip": "srt",
+    "text/srt": "srt",
+    "application/srt": "srt",
+}
+
+
+@router.post(
+    "/v1/projects/{project_id}/script",
+    status_code=status.HTTP_201_CREATED,
+    summary="Import a script as cuts and lines",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object"},
+                    "example": {
+                        "cuts": [
+                            {
+                                "number": "C-001",
+                                "start": 0.0,
+                                "end": 4.0,
+                                "lines": [
+                                    {
+                                        "character": "KEN",
+                                        "text": "Hello there.",
+                                        "start": 0.5,
+                                        "end": 2.0,
+                                    }
+                                ],
+                            }
+                        ]
+                    },
+                },
+                "application/x-subrip": {
+                    "schema": {"type": "string"},
+                    "example": "1\n00:00:01,000 --> 00:00:03,000\nKEN: Hello there.\n",
+                },
+            },
+        }
+    },
+)
+def import_script(
+    project_id: str,
+    request: Request,
+    raw: RawBody,
+    session: SessionDep,
+    caller: StudioSynthesize,
+    runtime: RuntimeDep,
+    idem: IdempotencyDep,
+    format: Annotated[
+        str | None, Query(description="json or srt; defaults from Content-Type")
+    ] = None,
+) -> ScriptImportOut:
+    """JSON (`{"cuts": [...]}`) or SRT (`NAME: text`, optional `[C-012]` cut tags).
+
+    Nothing is stored unless the whole script is valid.
+    """
+    idem.replay_or_continue(session, caller.principal)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    script_format = format or _SCRIPT_TYPES.get(content_type)
+    if script_format is None:
+        raise InvalidInput(
+            "Send the script as application/json or application/x-subrip, or pass ?format=.",
+            fields=["format"],
+        )
+    result = service.import_script(
+        session,
+        caller.studio_id,
+        project_id,
+        raw=raw,
+        script_format=script_format,
+        max_bytes=runtime.settings.max_script_bytes,
+        max_lines=runtime.settings.max_script_lines,
+        max_line_chars=runtime.settings.max_line_chars,
+    )
+    out = ScriptImportOut(
+        project_id=project_id,
+        cut_ids=result.cut_ids,
+        lines_created=result.lines_created,
+        characters_created=result.characters_created,
+    )
+    idem.remember(session, caller.principal, 201, out.model_dump(mode="json"))
+    return out
+
+
+@router.post("/v1/projects/{project_id}/cast", summary="Cast a character to a voice")
+def cast_character(
+    project_id: str, body: CastIn, session: SessionDep, caller: StudioSynthesize
+) -> CharacterOut:
+    character = service.cast_character(
+        session, caller.studio_id, project_id, character_name=body.character, voice_id=body.voice_id
+    )
+    return CharacterOut(
+        id=character.id,
+        project_id=character.project_id,
+        name=character.name,
+        voice_id=character.voice_id,
+    )
+
+
+@router.get("/v1/projects/{project_id}/characters", summary="List a project's characters")
+def list_characters(project_id: str, session: SessionDep, caller: StudioRead) -> Page[CharacterOut]:
+    project = get_owned(session, Project, caller.studio_id, project_id)
+    rows = session.scalars(
+        owned(Character, caller.studio_id)
+        .where(Character.project_id == project.id)
+        .order_by(Character.name)
+    )
+    return Page[CharacterOut](
+        data=[
+            CharacterOut(id=c.id, project_id=c.project_id, name=c.name, voice_id=c.voice_id)
+            for c in rows
+        ],
+        has_more=False,
+    )
+
+
+def cut_out(session: SessionDep, cut: Cut) -> CutOut:
+    lines = service.lines_of_cut(session, cut.studio_id, cut.id)
+    names: dict[str, str] = {
+        cid: cname
+        for cid, cname in session.execute(
+            select(Character.id, Character.name).where(Character.project_id == cut.project_id)
+        )
+    }
+    latest: dict[str, str] = {}
+    if lines:
+        newest = (
+            select(Take.line_id, func.max(Take.created_at).label("at"))
+            .where(Take.line_id.in_([line.id for line in lines]))
+            .group_by(Take.line_id)
+            .subquery()
+        )
+        for line_id, take_id in session.execute(
+            select(Take.line_id, Take.id).join(
+                newest, (newest.c.line_id == Take.line_id) & (newest.c.at == Take.created_at)
+            )
+        ):
+            latest[line_id] = take_id
+    fps = cut.frame_rate
+    return CutOut(
+        id=cut.id,
+        project_id=cut.project_id,
+        number=cut.number,
+        start_seconds=cut.start_ms / 1000,
+        end_seconds=cut.end_ms / 1000,
+        frame_rate=service.frame_rate_number(fps),
+        start_frame=round(cut.start_ms * fps / 1000),
+        end_frame=round(cut.end_ms * fps / 1000),
+        lines=[line_out(line, names[line.character_id], latest.get(line.id)) for line in lines],
+    )
+
+
+def line_out(line: Line, character: str, latest_take_id: str | None) -> LineOut:
+    return LineOut(
+        id=line.id,
+        cut_id=line.cut_id,
+        character=character,
+        text=line.text,
+        language=line.language,
+        start_seconds=None if line.start_ms is None else line.start_ms / 1000,
+        end_seconds=None if line.end_ms is None else line.end_ms / 1000,
+        latest_take_id=latest_take_id,
+    )
+
+
+@router.get("/v1/projects/{project_id}/cuts", summary="List a project's cuts with their lines")
+def list_cuts(
+    project_id: str,
+    session: SessionDep,
+    caller: StudioRead,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    starting_after: str | None = None,
+) -> Page[CutOut]:
+    project = get_owned(session, Project, caller.studio_id, project_id)
+    rows, has_more = paginate(
+        session,
+        owned(Cut, caller.studio_id).where(Cut.project_id == project.id),
+        id_column=Cut.id,
+        order_column=Cut.number,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    return Page[CutOut](data=[cut_out(session, cut) for cut in rows], has_more=has_more)
+
+
+@router.get("/v1/cuts/{cut_id}", summary="Get a cut with its lines")
+def get_cut(cut_id: str, session: SessionDep, caller: StudioRead) -> CutOut:
+    return cut_out(session, get_owned(session, Cut, caller.studio_id, cut_id))

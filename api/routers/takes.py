@@ -1,0 +1,167 @@
+"""Takes: synthesize one line now, list retakes, fetch audio and timing."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from sqlalchemy import select
+
+from api.deps import (
+    IdempotencyDep,
+    RuntimeDep,
+    SessionDep,
+    StudioExport,
+    StudioRead,
+    StudioSynthesize,
+)
+from api.schemas import Page, PhonemeOut, TakeIn, TakeOut, TimingOut, WordOut
+from voicehub.metering.tables import UsageRecord
+from voicehub.pagination import paginate
+from voicehub.production.tables import Line, Take
+from voicehub.synthesis.service import Synthesizer, synthesize_line
+from voicehub.tenancy.scope import get_owned, owned
+
+router = APIRouter(tags=["takes"])
+
+
+def take_out(take: Take, usage: UsageRecord) -> TakeOut:
+    return TakeOut(
+        id=take.id,
+        line_id=take.line_id,
+        voice_id=take.voice_id,
+        consent_version_id=take.consent_version_id,
+        engine=take.engine,
+        model_sha256=take.model_sha256,
+        text=take.text,
+        language=take.language,
+        speed=take.speed,
+        sample_rate=take.sample_rate,
+        duration_seconds=round(take.num_samples / take.sample_rate, 6),
+        audio_url=f"/v1/takes/{take.id}/audio",
+        timing_url=f"/v1/takes/{take.id}/timing",
+        usage_id=usage.id,
+        amount_micros=usage.amount_micros,
+        currency=usage.currency,
+        created_at=take.created_at,
+    )
+
+
+def _usage_of(session: SessionDep, take: Take) -> UsageRecord:
+    usage = session.scalar(select(UsageRecord).where(UsageRecord.take_id == take.id))
+    assert usage is not None  # a take and its usage record commit together
+    return usage
+
+
+@router.post(
+    "/v1/lines/{line_id}/takes",
+    status_code=status.HTTP_201_CREATED,
+    summary="Synthesize a take of one line (synchronous)",
+)
+def create_take(
+    line_id: str,
+    session: SessionDep,
+    caller: StudioSynthesize,
+    runtime: RuntimeDep,
+    idem: IdempotencyDep,
+    response: Response,
+    body: TakeIn | None = None,
+) -> TakeOut:
+    """Passes the consent gate, renders the line, and meters it in one transaction.
+
+    With an `Idempotency-Key`, a retry returns the first take and is charged once.
+    """
+    idem.replay_or_continue(session, caller.principal)
+    body = body or TakeIn()
+    take = synthesize_line(
+        session,
+        Synthesizer(runtime.engines, runtime.storage, runtime.settings.max_line_chars),
+        studio_id=caller.studio_id,
+        line_id=line_id,
+        speed=body.speed,
+        usage_key=f"request:{caller.principal.key_id}:{idem.key}" if idem.key else None,
+    )
+    out = take_out(take, _usage_of(session, take))
+    response.headers["Location"] = f"/v1/takes/{take.id}"
+    idem.remember(
+        session,
+        caller.principal,
+        201,
+        out.model_dump(mode="json"),
+        {"Location": response.headers["Location"]},
+    )
+    return out
+
+
+@router.get("/v1/lines/{line_id}/takes", summary="List a line's takes, newest first")
+def list_takes(
+    line_id: str,
+    session: SessionDep,
+    caller: StudioRead,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    starting_after: str | None = None,
+) -> Page[TakeOut]:
+    line = get_owned(session, Line, caller.studio_id, line_id)
+    rows, has_more = paginate(
+        session,
+        owned(Take, caller.studio_id).where(Take.line_id == line.id),
+        id_column=Take.id,
+        order_column=Take.created_at,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    return Page[TakeOut](data=[take_out(t, _usage_of(session, t)) for t in rows], has_more=has_more)
+
+
+@router.get("/v1/takes/{take_id}", summary="Get a take")
+def get_take(take_id: str, session: SessionDep, caller: StudioRead) -> TakeOut:
+    take = get_owned(session, Take, caller.studio_id, take_id)
+    return take_out(take, _usage_of(session, take))
+
+
+@router.get(
+    "/v1/takes/{take_id}/audio",
+    summary="Download a take's WAV",
+    response_class=Response,
+    responses={200: {"content": {"audio/wav": {}}}},
+)
+def get_take_audio(
+    take_id: str, session: SessionDep, caller: StudioExport, runtime: RuntimeDep
+) -> Response:
+    take = get_owned(session, Take, caller.studio_id, take_id)
+    return Response(
+        runtime.storage.get(take.audio_key),
+        media_type="audio/wav",
+        headers={"Content-Disposition": f'attachment; filename="{take.id}.wav"'},
+    )
+
+
+@router.get("/v1/takes/{take_id}/timing", summary="Get a take's phoneme and word timing")
+def get_take_timing(take_id: str, session: SessionDep, caller: StudioRead) -> TimingOut:
+    take = get_owned(session, Take, caller.studio_id, take_id)
+    rate = take.sample_rate
+    return TimingOut(
+        take_id=take.id,
+        sample_rate=rate,
+        duration_seconds=round(take.num_samples / rate, 6),
+        num_samples=take.num_samples,
+        phonemes=[
+            PhonemeOut(
+                phoneme=symbol,
+                start_seconds=round(start / rate, 6),
+                end_seconds=round((start + samples) / rate, 6),
+                start_sample=start,
+                samples=samples,
+                is_pause=is_pause,
+            )
+            for symbol, start, samples, is_pause in take.timing["phonemes"]
+        ],
+        words=[
+            WordOut(
+                text=text,
+                start_seconds=round(start / rate, 6),
+                end_seconds=round((start + samples) / rate, 6),
+            )
+            for text, start, samples in take.timing["words"]
+        ],
+    )

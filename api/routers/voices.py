@@ -1,0 +1,50 @@
+"""The catalogue of voices a studio may cast."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from api.deps import SessionDep, StudioRead
+from api.schemas import Page, VoiceOut
+from consent.service import current_version
+from consent.tables import Actor, Consent
+from models.tables import Voice
+
+router = APIRouter(prefix="/v1/voices", tags=["voices"])
+
+
+@router.get("", summary="List the voices this studio may cast")
+def list_voices(session: SessionDep, caller: StudioRead) -> Page[VoiceOut]:
+    """Every voice whose actor has given consent that does not exclude this studio.
+
+    Paused and revoked voices stay listed with their status, so a studio is
+    never left guessing why a voice stopped working.
+    """
+    rows = session.execute(
+        select(Voice, Actor, Consent)
+        .join(Actor, Actor.id == Voice.actor_id)
+        .join(Consent, Consent.voice_id == Voice.id)
+        .order_by(Voice.created_at, Voice.id)
+    )
+    out: list[VoiceOut] = []
+    for voice, actor, consent in rows:
+        version = current_version(session, consent)
+        if version.allowed_studio_ids and caller.studio_id not in version.allowed_studio_ids:
+            continue
+        out.append(
+            VoiceOut(
+                id=voice.id,
+                name=voice.name,
+                actor_id=actor.id,
+                actor_credit=actor.credited_name,
+                language=voice.language,
+                engine=voice.engine,
+                consent_status=version.status.value,
+                allowed_uses=version.allowed_uses,
+                languages=version.languages,
+                currency=version.currency,
+                price_per_1k_chars_micros=version.price_per_1k_chars_micros,
+            )
+        )
+    return Page[VoiceOut](data=out, has_more=False)
