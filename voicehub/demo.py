@@ -1,0 +1,274 @@
+"""`make demo`: the whole path of a line, on the embedded setup, driven through the API.
+
+Seeds clearly labelled demo data (a studio, two actors with consent, one
+English and one Japanese voice), then acts as a studio would over HTTP:
+create a project, import a bilingual script, cast, synthesize it through the
+queue, download per-cut exports, and fetch each actor's royalty statement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from api.app import create_app
+from consent.service import ConsentTerms, create_actor, grant_consent
+from models.voices import register_voice
+from voicehub.db import migrate, transaction, utcnow
+from voicehub.runtime import Runtime, activate, build_runtime
+from voicehub.settings import get_settings
+from voicehub.tenancy.service import create_studio, issue_api_key
+
+DEMO_SCRIPT: dict[str, Any] = {
+    "cuts": [
+        {
+            "number": "C-001",
+            "start": 0.0,
+            "end": 6.0,
+            "lines": [
+                {
+                    "character": "MAYA",
+                    "text": "The signal came from the old lighthouse.",
+                    "start": 0.5,
+                    "language": "en",
+                },
+                {
+                    "character": "HARU",
+                    "text": "灯台から？もう誰もいないはずだよ。",
+                    "start": 3.5,
+                    "language": "ja",
+                },
+            ],
+        },
+        {
+            "number": "C-002",
+            "start": 6.0,
+            "end": 12.0,
+            "lines": [
+                {
+                    "character": "MAYA",
+                    "text": "Then someone is waiting for us.",
+                    "start": 6.5,
+                    "language": "en",
+                },
+                {
+                    "character": "HARU",
+                    "text": "行こう。夜が明ける前に。",
+                    "start": 9.0,
+                    "language": "ja",
+                },
+            ],
+        },
+    ]
+}
+
+
+@dataclass(frozen=True)
+class DemoData:
+    studio_key: str
+    actors: list[tuple[str, str, str, str]]  # (actor id, name, voice id, actor key)
+
+
+def seed(runtime: Runtime) -> DemoData:
+    """The demo studio and actors, every name marked as demo data."""
+    actors: list[tuple[str, str, str, str]] = []
+    with transaction(runtime.sessions) as session:
+        studio = create_studio(session, "Demo Studio (demo data)", is_demo=True)
+        studio_key = issue_api_key(session, studio_id=studio.id).secret
+        for name, engine, speaker, language, currency, price in (
+            ("Alex Carter (demo actor)", "piper", "joe", "en", "USD", 20_000_000),
+            (
+                "青井さくら / Sakura Aoi (demo actor)",
+                "kokoro",
+                "jf_alpha",
+                "ja",
+                "JPY",
+                3_000_000_000,
+            ),
+        ):
+            actor = create_actor(session, name, is_demo=True)
+            voice = register_voice(
+                session,
+                runtime.engines,
+                actor_id=actor.id,
+                name=f"{name} voice",
+                engine=engine,
+                speaker=speaker,
+                language=language,
+                is_demo=True,
+            )
+            grant_consent(
+                session,
+                voice=voice,
+                terms=ConsentTerms(
+                    allowed_uses=("animation", "games"),
+                    languages=(language,),
+                    currency=currency,
+                    price_per_1k_chars_micros=price,
+                    actor_share_bps=7000,
+                    starts_at=utcnow() - dt.timedelta(days=1),
+                    ends_at=utcnow() + dt.timedelta(days=365),
+                ),
+                changed_by="demo seed",
+            )
+            actor_key = issue_api_key(session, actor_id=actor.id).secret
+            actors.append((actor.id, name, voice.id, actor_key))
+    return DemoData(studio_key, actors)
+
+
+def _check(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url} → {response.status_code}: {response.text}"
+        )
+    content_type = response.headers.get("content-type", "")
+    return response.json() if "json" in content_type else response.content
+
+
+def drive(base_url: str, data: DemoData, output: Path) -> None:
+    """Act as the studio and the actors over HTTP, writing every output under `output`."""
+    studio = {"Authorization": f"Bearer {data.studio_key}"}
+    with httpx.Client(base_url=base_url, timeout=120) as http:
+        project = _check(
+            http.post(
+                "/v1/projects",
+                json={
+                    "name": "Lighthouse, episode 1 (demo)",
+                    "language": "en",
+                    "use": "animation",
+                    "frame_rate": 24,
+                },
+                headers={**studio, "Idempotency-Key": "demo-project"},
+            )
+        )
+        print(f"  project {project['id']} '{project['name']}' at {project['frame_rate']} fps")
+        imported = _check(
+            http.post(f"/v1/projects/{project['id']}/script", json=DEMO_SCRIPT, headers=studio)
+        )
+        print(f"  script: {imported['lines_created']} lines in {len(imported['cut_ids'])} cuts")
+        for character, (_, name, voice_id, _) in zip(("MAYA", "HARU"), data.actors, strict=True):
+            _check(
+                http.post(
+                    f"/v1/projects/{project['id']}/cast",
+                    json={"character": character, "voice_id": voice_id},
+                    headers=studio,
+                )
+            )
+            print(f"  cast {character} → {name}")
+        job = _check(
+            http.post(
+                f"/v1/projects/{project['id']}/synthesis-jobs",
+                json={},
+                headers={**studio, "Idempotency-Key": "demo-job"},
+            )
+        )
+        print(f"  queued {job['id']} ({job['lines_total']} lines)")
+        shown = -1.0
+        while job["status"] in ("queued", "running"):
+            time.sleep(0.3)
+            job = _check(http.get(f"/v1/synthesis-jobs/{job['id']}", headers=studio))
+            if job["progress"] != shown:
+                shown = job["progress"]
+                bar = "#" * int(shown * 20)
+                print(
+                    f"  synthesizing [{bar:<20}] {job['lines_done'] + job['lines_failed']}/{job['lines_total']}"
+                )
+        print(f"  job {job['status']}: {job['lines_done']} done, {job['lines_failed']} failed")
+        for error in job["errors"]:
+            print(f"    {error['line_id']}: {error['code']} — {error['detail']}")
+
+        for cut_id in imported["cut_ids"]:
+            cut = _check(http.get(f"/v1/cuts/{cut_id}", headers=studio))
+            folder = output / cut["number"]
+            folder.mkdir(parents=True, exist_ok=True)
+            timing = _check(http.get(f"/v1/cuts/{cut_id}/exports/json", headers=studio))
+            (folder / f"{cut['number']}.json").write_text(
+                json.dumps(timing, ensure_ascii=False, indent=2), "utf-8"
+            )
+            tsv = _check(http.get(f"/v1/cuts/{cut_id}/exports/rhubarb", headers=studio))
+            (folder / f"{cut['number']}.rhubarb.tsv").write_bytes(tsv)
+            for line in cut["lines"]:
+                if line["latest_take_id"]:
+                    wav = _check(
+                        http.get(f"/v1/takes/{line['latest_take_id']}/audio", headers=studio)
+                    )
+                    (folder / f"{line['id']}.wav").write_bytes(wav)
+            print(
+                f"  {cut['number']}: timing JSON, Rhubarb TSV and {len(cut['lines'])} WAVs → {folder}"
+            )
+
+        period = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+        statements = output / "statements"
+        statements.mkdir(parents=True, exist_ok=True)
+        for actor_id, name, _, actor_key in data.actors:
+            csv_bytes = _check(
+                http.get(
+                    f"/v1/actor/royalty-statements/{period}",
+                    headers={"Authorization": f"Bearer {actor_key}"},
+                )
+            )
+            path = statements / f"{actor_id}-{period}.csv"
+            path.write_bytes(csv_bytes)
+            total = csv_bytes.decode().strip().splitlines()[-1].split(",")
+            print(f"  royalty statement for {name}: {total[9]} {int(total[12]) / 1e6:g} → {path}")
+
+
+def run_demo(*, output: Path, host: str, port: int, serve: bool, fresh: bool) -> int:
+    settings = get_settings()
+    if fresh and settings.data_dir.exists():
+        shutil.rmtree(settings.data_dir)
+    if output.exists():
+        shutil.rmtree(output)
+    output.mkdir(parents=True)
+    print(f"VoiceHub demo — data in {settings.data_dir}/, outputs in {output}/")
+    print("1. database: running the migrations")
+    migrate(settings.resolved_database_url)
+    print("2. loading the bundled voices (Piper English, Kokoro Japanese)")
+    runtime = build_runtime(settings)
+    activate(runtime)
+    data = seed(runtime)
+    print(f"3. seeded demo studio and {len(data.actors)} demo actors with consent")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(runtime=runtime, run_worker=True), host=host, port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, name="voicehub-api", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            print(f"the API could not start on {host}:{port} (is the port in use?)")
+            return 1
+        time.sleep(0.05)
+    base_url = f"http://{host}:{port}"
+    print(f"4. API up at {base_url} (docs at {base_url}/docs); acting as the studio:")
+    try:
+        drive(base_url, data, output)
+        (output / "demo-keys.txt").write_text(
+            f"studio API key: {data.studio_key}\n"
+            + "".join(f"actor {a} ({n}) API key: {k}\n" for a, n, _, k in data.actors),
+            "utf-8",
+        )
+        print(f"5. done. Demo API keys are in {output / 'demo-keys.txt'}.")
+        if serve:
+            print(
+                f"Serving {base_url} until Ctrl-C. Try: curl -H 'Authorization: Bearer <studio key>' {base_url}/v1/voices"
+            )
+            while thread.is_alive():
+                thread.join(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        runtime.close()
+    return 0
