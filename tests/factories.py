@@ -1,0 +1,152 @@
+"""Test data made through VoiceHub's own services (never inserted behind their back)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fastapi.testclient import TestClient
+
+from consent.service import ConsentTerms, create_actor, grant_consent
+from models.voices import register_voice
+from voicehub.db import transaction, utcnow
+from voicehub.runtime import Runtime
+from voicehub.tenancy.service import create_studio, issue_api_key
+
+
+@dataclass(frozen=True)
+class SeededStudio:
+    id: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@dataclass(frozen=True)
+class SeededVoice:
+    actor_id: str
+    voice_id: str
+    consent_id: str
+    actor_key: str
+
+    @property
+    def actor_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.actor_key}"}
+
+
+def seed_studio(
+    rt: Runtime, name: str = "Studio", scopes: tuple[str, ...] | None = None
+) -> SeededStudio:
+    with transaction(rt.sessions) as session:
+        studio = create_studio(session, name)
+        key = issue_api_key(session, studio_id=studio.id, scopes=scopes)
+    return SeededStudio(studio.id, key.secret)
+
+
+ENGLISH = {"engine": "piper", "speaker": "joe", "language": "en"}
+JAPANESE = {"engine": "kokoro", "speaker": "jf_alpha", "language": "ja"}
+
+
+def seed_voice(
+    rt: Runtime,
+    *,
+    name: str = "Actor",
+    voice: dict[str, str] | None = None,
+    uses: Sequence[str] = ("animation",),
+    languages: Sequence[str] | None = None,
+    studio_ids: Sequence[str] = (),
+    currency: str = "JPY",
+    price_per_1k_chars_micros: int = 1_000_000_000,
+    actor_share_bps: int = 7000,
+    starts_at: dt.datetime | None = None,
+    ends_at: dt.datetime | None = None,
+) -> SeededVoice:
+    spec = voice or ENGLISH
+    with transaction(rt.sessions) as session:
+        actor = create_actor(session, name)
+        registered = register_voice(
+            session,
+            rt.engines,
+            actor_id=actor.id,
+            name=f"{name} voice",
+            engine=spec["engine"],
+            speaker=spec["speaker"],
+            language=spec["language"],
+        )
+        version = grant_consent(
+            session,
+            voice=registered,
+            terms=ConsentTerms(
+                allowed_uses=tuple(uses),
+                languages=tuple(languages or (spec["language"],)),
+                currency=currency,
+                price_per_1k_chars_micros=price_per_1k_chars_micros,
+                actor_share_bps=actor_share_bps,
+                starts_at=starts_at or utcnow() - dt.timedelta(days=1),
+                ends_at=ends_at,
+                allowed_studio_ids=tuple(studio_ids),
+            ),
+            changed_by="test",
+        )
+        key = issue_api_key(session, actor_id=actor.id)
+    return SeededVoice(actor.id, registered.id, version.consent_id, key.secret)
+
+
+@dataclass(frozen=True)
+class CastProject:
+    project_id: str
+    cut_ids: list[str]
+    line_ids: list[str]
+
+
+def cast_project(
+    client: TestClient,
+    studio: SeededStudio,
+    voices: dict[str, SeededVoice],
+    cuts: list[dict[str, object]],
+    *,
+    language: str = "en",
+    use: str = "animation",
+) -> CastProject:
+    """Create a project through the API, import `cuts` as JSON and cast each character."""
+    response = client.post(
+        "/v1/projects",
+        json={"name": "Episode 1", "language": language, "use": use},
+        headers=studio.headers,
+    )
+    assert response.status_code == 201, response.text
+    project_id = response.json()["id"]
+    response = client.post(
+        f"/v1/projects/{project_id}/script", json={"cuts": cuts}, headers=studio.headers
+    )
+    assert response.status_code == 201, response.text
+    cut_ids = response.json()["cut_ids"]
+    for character, seeded in voices.items():
+        response = client.post(
+            f"/v1/projects/{project_id}/cast",
+            json={"character": character, "voice_id": seeded.voice_id},
+            headers=studio.headers,
+        )
+        assert response.status_code == 200, response.text
+    line_ids = [
+        line["id"]
+        for cut_id in cut_ids
+        for line in client.get(f"/v1/cuts/{cut_id}", headers=studio.headers).json()["lines"]
+    ]
+    return CastProject(project_id, cut_ids, line_ids)
+
+
+def one_line(
+    text: str = "Hello there, how are you today?", character: str = "KEN"
+) -> list[dict[str, object]]:
+    return [
+        {
+            "number": "C-001",
+            "start": 0,
+            "end": 4,
+            "lines": [{"character": character, "text": text, "start": 0.5}],
+        }
+    ]

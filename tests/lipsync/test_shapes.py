@@ -1,0 +1,177 @@
+"""Phoneme → mouth-shape mapping for the shape sets studios pick from."""
+
+from __future__ import annotations
+
+import unicodedata
+from types import MappingProxyType
+
+import pytest
+
+from voicehub.errors import InvalidInput
+from voicehub.lipsync.shapes import (
+    ANIME3,
+    PHONEME_CLASSES,
+    RHUBARB,
+    SHAPE_SETS,
+    MouthShape,
+    PhonemeClass,
+    ShapeSet,
+    get_shape_set,
+    shape_set_from_classes,
+)
+
+# What the engines emit: espeak IPA through Piper (stress already folded away)
+# and misaki-style Japanese through Kokoro, one symbol per token.
+ENGLISH_SYMBOLS = (
+    "ð ə k w ɪ b ɹ a ʊ n f ɑ ɛ ŋ ʃ ʒ θ tʃ dʒ i u o e æ ʌ ɔ ɜ ɚ ɐ ᵻ ɾ ʔ l m p s z t d g h j v"
+)
+JAPANESE_SYMBOLS = "k o ɲ ʨ i β a ʥ ɕ ɯ ɨ ɾ ŋ N ʔ j w h ç ɸ z ʦ m b p n d t g s e u"
+
+
+def shapes(shape_set: ShapeSet, phonemes: str) -> list[str]:
+    """Shapes of a space-separated phoneme string, each knowing the one before."""
+    out: list[str] = []
+    previous: str | None = None
+    for phoneme in phonemes.split():
+        previous = shape_set.shape_for(phoneme, previous, is_pause=phoneme == "_")
+        out.append(previous)
+    return out
+
+
+@pytest.mark.parametrize("symbol", sorted(set(ENGLISH_SYMBOLS.split() + JAPANESE_SYMBOLS.split())))
+def test_every_engine_symbol_is_classified_not_defaulted(symbol: str) -> None:
+    assert symbol in PHONEME_CLASSES
+    for shape_set in SHAPE_SETS.values():
+        assert shape_set.mapping[symbol] in shape_set.shape_ids
+
+
+@pytest.mark.parametrize(
+    ("phonemes", "expected"),
+    [
+        ("m ɑ p", "A D A"),  # mop
+        ("b ɔ b", "A E A"),  # bob (AO)
+        ("f a ɪ v", "G D B G"),  # five
+        ("l ʌ v", "H C G"),  # love
+        ("w ɪ ð", "F B B"),  # with
+        ("ʃ u ː", "B F F"),  # shoe: ː holds F
+        ("b ɜ ː d", "A E E B"),  # bird
+        ("k æ t", "B C B"),  # cat
+        ("b ɛ d", "A C B"),  # bed
+        ("tʃ ɪ p", "B B A"),  # chip
+        ("ð ə k w ɪ k b ɹ a ʊ n f ɑ ː k s", "B B B F B B A B D F B G D D B B"),
+    ],
+)
+def test_rhubarb_english_words(phonemes: str, expected: str) -> None:
+    assert shapes(RHUBARB, phonemes) == expected.split()
+
+
+def test_rhubarb_letters_for_the_classic_consonants_and_pauses() -> None:
+    assert {RHUBARB.shape_for(p) for p in ["m", "b", "p"]} == {"A"}
+    assert {RHUBARB.shape_for(p) for p in ["f", "v"]} == {"G"}
+    assert RHUBARB.shape_for("l") == "H"
+    assert RHUBARB.shape_for(" ") == "X"
+    assert RHUBARB.shape_for(".") == "X"
+    assert RHUBARB.shape_for("") == "X"
+    assert RHUBARB.shape_for("a", is_pause=True) == "X"
+
+
+@pytest.mark.parametrize(
+    ("phonemes", "expected"),
+    [
+        ("a", "open"),  # あ
+        ("i", "half"),  # い
+        ("ɯ", "half"),  # う
+        ("e", "half"),  # え
+        ("o", "half"),  # お
+        ("N", "closed"),  # ん
+        ("ʔ", "closed"),  # っ
+        ("m a m a", "closed open closed open"),
+        ("b a p a", "closed open closed open"),
+        ("k a ː", "half open open"),  # かー: the long mark holds アキ
+        ("k o ɲ ɲ i ʨ i β a", "half half half half half half half half open"),
+        ("k ʲ o ː", "half half half half"),
+        ("h o N _ d a", "half half closed closed half open"),
+    ],
+)
+def test_anime3_japanese(phonemes: str, expected: str) -> None:
+    assert shapes(ANIME3, phonemes) == expected.split()
+
+
+def test_rhubarb_japanese_vowels() -> None:
+    assert shapes(RHUBARB, "a i ɯ e o") == ["D", "B", "F", "C", "E"]
+
+
+def test_anime3_labels_are_the_cel_names() -> None:
+    assert ANIME3.shape_ids == ("closed", "half", "open")
+    assert [ANIME3.shape(i).label for i in ANIME3.shape_ids] == ["トジ", "中", "アキ"]
+    assert ANIME3.rest == "closed"
+    with pytest.raises(InvalidInput):
+        ANIME3.shape("A")
+
+
+def test_rhubarb_has_the_nine_letters_and_rests_on_x() -> None:
+    assert RHUBARB.shape_ids == tuple("ABCDEFGHX")
+    assert RHUBARB.rest == "X"
+
+
+def test_long_mark_and_modifiers_continue_the_previous_shape() -> None:
+    for modifier in ("ː", "ʲ", "ʰ", "\u0303"):
+        assert RHUBARB.shape_for(modifier, "F") == "F"
+        assert ANIME3.shape_for(modifier, "open") == "open"
+    assert RHUBARB.shape_for("ː") == "X"  # nothing to continue
+
+
+def test_clusters_and_decorated_symbols_resolve_by_their_sounds() -> None:
+    assert RHUBARB.shape_for("aɪ") == "D"  # a diphthong token: its first sound
+    assert RHUBARB.shape_for("oʊ") == "E"
+    assert RHUBARB.shape_for("mʲ") == "A"
+    assert RHUBARB.shape_for("n\u0329") == "B"  # syllabic n
+    assert ANIME3.shape_for("aː") == "open"
+
+
+@pytest.mark.parametrize("symbol", ["ʘ", "$", "Q", "☃", "ǃ", "ʘʼ"])
+def test_unknown_symbols_get_the_default_consonant_shape(symbol: str) -> None:
+    assert RHUBARB.shape_for(symbol) == "B"
+    assert ANIME3.shape_for(symbol) == "half"
+
+
+def test_get_shape_set_by_name() -> None:
+    assert get_shape_set("rhubarb") is RHUBARB
+    assert get_shape_set("anime3") is ANIME3
+
+
+def test_unknown_shape_set_names_the_valid_ones() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        get_shape_set("preston")
+    message = str(caught.value)
+    assert "'preston'" in message
+    assert "anime3, rhubarb" in message
+    assert caught.value.status == 422
+    assert caught.value.code == "invalid_input"
+
+
+def test_a_new_set_must_give_every_phoneme_class_a_shape() -> None:
+    shapes_ = (MouthShape("x", "x", "rest"), MouthShape("o", "o", "open"))
+    partial = {PhonemeClass.OPEN: "o"}
+    with pytest.raises(ValueError, match="gives no shape for"):
+        shape_set_from_classes("tiny", shapes_, rest="x", default="o", by_class=partial)
+    full = {phoneme_class: "o" for phoneme_class in PhonemeClass}
+    tiny = shape_set_from_classes("tiny", shapes_, rest="x", default="o", by_class=full)
+    assert tiny.shape_for("m") == "o"
+    assert tiny.shape_for(" ") == "x"
+
+
+def test_a_set_cannot_map_to_a_shape_it_does_not_have() -> None:
+    with pytest.raises(ValueError, match="unknown shapes"):
+        ShapeSet(
+            name="broken",
+            shapes=(MouthShape("x", "x", "rest"),),
+            rest="x",
+            default="x",
+            mapping=MappingProxyType({"a": "open"}),
+        )
+
+
+def test_phoneme_table_holds_letters_not_modifiers() -> None:
+    for symbol in PHONEME_CLASSES:
+        assert unicodedata.category(symbol[0]) not in {"Lm", "Mn", "Sk"}, symbol

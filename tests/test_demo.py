@@ -1,0 +1,63 @@
+"""`make demo`'s command, end to end on the embedded setup (SQLite file, SQLite queue)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_demo_runs_the_whole_path_and_writes_its_outputs(tmp_path: Path) -> None:
+    output = tmp_path / "demo-output"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("VOICEHUB_")} | {
+        "VOICEHUB_DATA_DIR": str(tmp_path / "data")
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "voicehub.cli",
+            "demo",
+            "--fresh",
+            "--no-serve",
+            "--output",
+            str(output),
+            "--port",
+            str(_free_port()),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "job succeeded: 4 done, 0 failed" in result.stdout
+    assert (tmp_path / "data" / "voicehub.db").exists() and (
+        tmp_path / "data" / "queue.db"
+    ).exists()
+    for cut in ("C-001", "C-002"):
+        timing = json.loads((output / cut / f"{cut}.json").read_text("utf-8"))
+        assert len(timing["lines"]) == 2
+        assert {line["language"] for line in timing["lines"]} == {"en", "ja"}
+        assert (output / cut / f"{cut}.rhubarb.tsv").read_text().splitlines()[-1].endswith("\tX")
+        assert len(list((output / cut).glob("line_*.wav"))) == 2
+    statements = sorted((output / "statements").glob("*.csv"))
+    assert len(statements) == 2
+    for path in statements:
+        rows = list(csv.DictReader(path.open(encoding="utf-8")))
+        assert [r["date"] for r in rows].count("TOTAL") == 1
+        assert len(rows) == 3
+        assert (
+            int(rows[-1]["royalty_micros"]) == sum(int(r["royalty_micros"]) for r in rows[:-1]) > 0
+        )
