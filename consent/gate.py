@@ -9,7 +9,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from consent.errors import ConsentExpired, ConsentMissing, ConsentPaused, ConsentRevoked, OutOfScope
-from consent.service import current_version
 from consent.tables import Consent, ConsentStatus, ConsentVersion
 from voicehub.db import utcnow
 
@@ -35,15 +34,21 @@ def consent_gate(
     now = now or utcnow()
     if lock:
         lock_consent(session, request.voice_id)
-    # populate_existing: a consent loaded earlier in this transaction may be stale.
-    consent = session.scalar(
-        select(Consent)
+    # One query for the consent and its version in force. populate_existing: a
+    # consent loaded earlier in this transaction may be stale.
+    row = session.execute(
+        select(Consent, ConsentVersion)
+        .join(
+            ConsentVersion,
+            (ConsentVersion.consent_id == Consent.id)
+            & (ConsentVersion.version == Consent.current_version),
+        )
         .where(Consent.voice_id == request.voice_id)
         .execution_options(populate_existing=True)
-    )
-    if consent is None or consent.current_version == 0:
+    ).first()
+    if row is None:
         raise ConsentMissing("The actor has not given consent for this voice.")
-    version = current_version(session, consent)
+    version = row[1]
     if version.status is ConsentStatus.REVOKED:
         raise ConsentRevoked(
             f"The actor revoked consent for this voice on {version.created_at:%Y-%m-%d}."

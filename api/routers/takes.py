@@ -73,7 +73,7 @@ def create_take(
     """
     idem.replay_or_continue(session, caller.principal)
     body = body or TakeIn()
-    take = synthesize_line(
+    take, usage = synthesize_line(
         session,
         Synthesizer(runtime.engines, runtime.storage, runtime.settings.max_line_chars),
         studio_id=caller.studio_id,
@@ -81,7 +81,7 @@ def create_take(
         speed=body.speed,
         usage_key=f"request:{caller.principal.key_id}:{idem.key}" if idem.key else None,
     )
-    out = take_out(take, _usage_of(session, take))
+    out = take_out(take, usage)
     response.headers["Location"] = f"/v1/takes/{take.id}"
     idem.remember(
         session,
@@ -93,7 +93,7 @@ def create_take(
     return out
 
 
-@router.get("/v1/lines/{line_id}/takes", summary="List a line's takes, newest first")
+@router.get("/v1/lines/{line_id}/takes", summary="List a line's takes, oldest first")
 def list_takes(
     line_id: str,
     session: SessionDep,

@@ -52,7 +52,7 @@ def synthesize_line(
     speed: float = 1.0,
     usage_key: str | None = None,
     job_id: str | None = None,
-) -> Take:
+) -> tuple[Take, UsageRecord]:
     """Render one line as a new take, with exactly one usage record, or refuse.
 
     The consent gate runs before synthesis (refuse early) and again, with the
@@ -110,7 +110,7 @@ def synthesize_line(
     take.audio_key = take.audio_key.format(take_id=take.id)
     session.add(take)
     session.flush()
-    record_usage(
+    usage = record_usage(
         session,
         take=take,
         version=version,
@@ -121,7 +121,7 @@ def synthesize_line(
     synthesizer.storage.put_in_transaction(
         session, take.audio_key, wav_bytes(result.audio, result.sample_rate)
     )
-    return take
+    return take, usage
 
 
 def usage_exists(session: Session, usage_key: str) -> bool:
