@@ -8,6 +8,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
+import voicehub.schema  # noqa: F401  (every table, whichever command runs)
 from voicehub.errors import VoiceHubError
 from voicehub.settings import get_settings
 
@@ -56,6 +59,62 @@ def _cmd_create_studio(args: argparse.Namespace) -> int:
     print(f"studio {studio.id} '{studio.name}'")
     print(f"API key (shown once, store it now): {key.secret}")
     return 0
+
+
+def _cmd_onboard_actor(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from consent.service import ConsentTerms, create_actor, grant_consent
+    from models.engines.registry import EngineRegistry
+    from models.voices import register_voice
+    from voicehub.db import make_engine, make_sessionmaker, transaction, utcnow
+    from voicehub.tenancy.service import issue_api_key
+
+    settings = get_settings()
+    engines = EngineRegistry.load([args.engine], cache_dir=settings.data_dir / "models")
+    database = make_engine(settings.resolved_database_url)
+
+    def day(value: str | None) -> dt.datetime | None:
+        return None if value is None else dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+
+    with transaction(make_sessionmaker(database)) as session:
+        actor = create_actor(session, args.name, credited_name=args.credited_name or "")
+        voice = register_voice(
+            session,
+            engines,
+            actor_id=actor.id,
+            name=args.voice_name or f"{actor.credited_name}",
+            engine=args.engine,
+            speaker=args.speaker,
+            language=args.language,
+        )
+        version = grant_consent(
+            session,
+            voice=voice,
+            terms=ConsentTerms(
+                allowed_uses=tuple(_csv(args.uses)),
+                languages=tuple(_csv(args.languages) or [args.language]),
+                currency=args.currency,
+                price_per_1k_chars_micros=args.price_per_1k_chars_micros,
+                actor_share_bps=args.royalty_bps,
+                starts_at=day(args.starts) or utcnow(),
+                ends_at=day(args.ends),
+                allowed_studio_ids=tuple(_csv(args.studios)),
+            ),
+            changed_by=f"operator: {args.signed_by}",
+        )
+        key = issue_api_key(session, actor_id=actor.id)
+    print(f"actor {actor.id} '{actor.credited_name}'")
+    print(f"voice {voice.id} ({voice.engine}/{voice.speaker}, {voice.language})")
+    print(
+        f"consent {version.consent_id} version {version.version}: uses {', '.join(version.allowed_uses)}"
+    )
+    print(f"actor API key (shown once, give it to the actor or agency): {key.secret}")
+    return 0
+
+
+def _csv(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
 def _cmd_statement(args: argparse.Namespace) -> int:
@@ -108,6 +167,36 @@ def build_parser() -> argparse.ArgumentParser:
         "create-studio", _cmd_create_studio, "Create a studio and print its first API key."
     )
     studio.add_argument("name")
+    onboard = command(
+        "onboard-actor",
+        _cmd_onboard_actor,
+        "Register an actor, their voice and the consent they signed; print the actor's API key.",
+    )
+    onboard.add_argument("--name", required=True)
+    onboard.add_argument("--credited-name")
+    onboard.add_argument("--voice-name")
+    onboard.add_argument("--engine", required=True, help="piper or kokoro")
+    onboard.add_argument(
+        "--speaker", required=True, help="the engine's speaker, e.g. joe or jf_alpha"
+    )
+    onboard.add_argument("--language", required=True, help="the voice's language, e.g. en or ja")
+    onboard.add_argument(
+        "--uses", required=True, help="comma-separated; dubbing only if the actor chose it"
+    )
+    onboard.add_argument(
+        "--languages", help="comma-separated consented languages (default: --language)"
+    )
+    onboard.add_argument(
+        "--studios", help="comma-separated studio ids allowed (default: every studio)"
+    )
+    onboard.add_argument("--currency", required=True, help="ISO 4217, e.g. JPY")
+    onboard.add_argument("--price-per-1k-chars-micros", type=int, required=True)
+    onboard.add_argument("--royalty-bps", type=int, required=True, help="actor's share, 0-10000")
+    onboard.add_argument("--starts", help="YYYY-MM-DD (default: now)")
+    onboard.add_argument("--ends", help="YYYY-MM-DD (default: open-ended)")
+    onboard.add_argument(
+        "--signed-by", default="the actor", help="who signed: the actor, an agency, an estate"
+    )
     statement = command(
         "statement", _cmd_statement, "Write an actor's royalty statement for a month as CSV."
     )
@@ -133,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except VoiceHubError as error:
         print(f"error ({error.code}): {error.detail}", file=sys.stderr)
+        return 2
+    except ValidationError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
         return 2
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine as DatabaseEngine
 from sqlalchemy.orm import Session, sessionmaker
 
+import voicehub.schema  # noqa: F401  (every table: foreign keys resolve in any process)
 from models.engines.registry import EngineRegistry
 from voicehub.db import make_engine, make_sessionmaker
 from voicehub.queue import JobQueue, make_huey
