@@ -60,7 +60,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(VoiceHubError)
     async def _business(_: Request, exc: VoiceHubError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem(exc.status, exc.code, exc.title, exc.detail, headers, **exc.extra)
+        extra = dict(exc.extra)
+        if "fields" in extra:
+            extra["fields"] = [
+                item if isinstance(item, dict) else {"field": item, "message": exc.detail}
+                for item in extra["fields"]
+            ]
+        return problem(exc.status, exc.code, exc.title, exc.detail, headers, **extra)
 
     @app.exception_handler(IdempotentReplay)
     async def _replay(_: Request, exc: IdempotentReplay) -> JSONResponse:

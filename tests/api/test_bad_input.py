@@ -39,7 +39,7 @@ def test_script_text_limits(client: TestClient, runtime: Runtime) -> None:
     assert empty.status_code == 422
     assert empty.headers["content-type"] == "application/problem+json"
     assert empty.json()["code"] == "text_empty"
-    assert empty.json()["fields"] == ["cuts.0.lines.1.text"]
+    assert [f["field"] for f in empty.json()["fields"]] == ["cuts.0.lines.1.text"]
 
     too_long = client.post(
         url,
@@ -79,7 +79,7 @@ def test_unknown_format_and_wrong_json(client: TestClient, runtime: Runtime) -> 
     plain = client.post(
         url, content=b"text", headers={**studio.headers, "Content-Type": "text/plain"}
     )
-    assert plain.status_code == 422 and plain.json()["fields"] == ["format"]
+    assert plain.status_code == 422 and [f["field"] for f in plain.json()["fields"]] == ["format"]
     shape = client.post(url, json={"cuts": [{"lines": [{"who": "KEN"}]}]}, headers=studio.headers)
     assert shape.status_code == 422 and shape.json()["code"] == "script_invalid"
     assert {f["field"] for f in shape.json()["fields"]} >= {
@@ -126,7 +126,9 @@ def test_request_validation_is_a_problem_with_fields(client: TestClient, runtime
     bad_speed = client.post(
         f"/v1/lines/{project.line_ids[0]}/takes", json={"speed": 9}, headers=studio.headers
     )
-    assert bad_speed.status_code == 422 and bad_speed.json()["fields"] == ["speed"]
+    assert bad_speed.status_code == 422 and [f["field"] for f in bad_speed.json()["fields"]] == [
+        "speed"
+    ]
     bad_type = client.post(
         f"/v1/lines/{project.line_ids[0]}/takes", json={"speed": "fast"}, headers=studio.headers
     )
@@ -137,7 +139,9 @@ def test_request_validation_is_a_problem_with_fields(client: TestClient, runtime
         json={"name": "P", "language": "en", "use": "games", "frame_rate": 17},
         headers=studio.headers,
     )
-    assert bad_rate.status_code == 422 and bad_rate.json()["fields"] == ["frame_rate"]
+    assert bad_rate.status_code == 422 and [f["field"] for f in bad_rate.json()["fields"]] == [
+        "frame_rate"
+    ]
     missing = client.get("/v1/nowhere", headers=studio.headers)
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
     assert (

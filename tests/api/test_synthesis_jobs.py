@@ -157,4 +157,6 @@ def test_job_input_is_checked(client: TestClient, runtime: Runtime) -> None:
         json={"line_ids": ["line_x"]},
         headers=studio.headers,
     )
-    assert stranger.status_code == 422 and stranger.json()["fields"] == ["line_ids"]
+    assert stranger.status_code == 422 and [f["field"] for f in stranger.json()["fields"]] == [
+        "line_ids"
+    ]

@@ -21,7 +21,11 @@ EXPORT_FRAME_RATES: dict[str, Fraction] = {**FRAME_RATES, "12": Fraction(12), "8
 def export_frame_rate(value: str | None, cut: Cut) -> Fraction:
     if value is None:
         return cut.frame_rate
-    rate = EXPORT_FRAME_RATES.get(value)
+    try:
+        key = f"{float(value):g}"
+    except ValueError:
+        key = value
+    rate = EXPORT_FRAME_RATES.get(key)
     if rate is None:
         raise InvalidInput(
             f"fps {value} is not supported; use one of {', '.join(EXPORT_FRAME_RATES)}.",
