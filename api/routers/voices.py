@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi import APIRouter
 from sqlalchemy import select
 
 from api.deps import SessionDep, StudioRead
 from api.schemas import Page, VoiceOut
 from consent.service import current_version
-from consent.tables import Actor, Consent
+from consent.tables import Actor, Consent, ConsentStatus, ConsentVersion
 from models.tables import Voice
+from voicehub.db import utcnow
 
 router = APIRouter(prefix="/v1/voices", tags=["voices"])
+
+
+def effective_status(version: ConsentVersion, now: dt.datetime) -> str:
+    """What a studio can expect right now: the status, or expired / not_started by the dates."""
+    if version.status is not ConsentStatus.ACTIVE:
+        return version.status.value
+    if now < version.starts_at:
+        return "not_started"
+    if version.ends_at is not None and now >= version.ends_at:
+        return "expired"
+    return version.status.value
 
 
 @router.get("", summary="List the voices this studio may cast")
@@ -27,6 +41,7 @@ def list_voices(session: SessionDep, caller: StudioRead) -> Page[VoiceOut]:
         .join(Consent, Consent.voice_id == Voice.id)
         .order_by(Voice.created_at, Voice.id)
     )
+    now = utcnow()
     out: list[VoiceOut] = []
     for voice, actor, consent in rows:
         version = current_version(session, consent)
@@ -40,7 +55,7 @@ def list_voices(session: SessionDep, caller: StudioRead) -> Page[VoiceOut]:
                 actor_credit=actor.credited_name,
                 language=voice.language,
                 engine=voice.engine,
-                consent_status=version.status.value,
+                consent_status=effective_status(version, now),
                 allowed_uses=version.allowed_uses,
                 languages=version.languages,
                 currency=version.currency,

@@ -124,6 +124,16 @@ def test_scope_and_time_refusals_name_the_reason(
     assert status == 403
     assert body["code"] == code
     assert body.get("field") == field
+    listed = {
+        v["id"]: v["consent_status"]
+        for v in client.get("/v1/voices", headers=studio.headers).json()["data"]
+    }
+    assert listed.get(voice.voice_id) == {
+        "consent_expired": "expired",
+        "consent_missing": "not_started",
+    }.get(code, "active" if field != "studio" else None), (
+        "the catalogue tells the studio where it stands"
+    )
     assert body["type"] == f"urn:voicehub:problem:{code}"
     assert isinstance(body["detail"], str) and body["detail"]
     assert _counts(runtime) == (0, 0)
