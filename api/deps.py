@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.problems import IdempotentReplay
 from voicehub import idempotency
+from voicehub.db import transaction
 from voicehub.errors import Forbidden
 from voicehub.runtime import Runtime
 from voicehub.tenancy.service import Principal, authenticate
@@ -33,15 +34,8 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
     `scope="function"` (below) commits before the response is sent, so a client
     never sees success for work that did not commit.
     """
-    session = runtime.sessions()
-    try:
+    with transaction(runtime.sessions) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -8,12 +8,17 @@ guesses timing: lip-sync, fitting and exports all read these counts.
 from __future__ import annotations
 
 import hashlib
+import math
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from models.errors import UnknownSpeaker
+from voicehub.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,12 @@ class SynthesisSettings:
     """Per-call settings. `speed` > 1 speaks faster (engines map it to their own scale)."""
 
     speed: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.speed) and self.speed > 0):
+            raise InvalidInput(
+                f"Speed must be a positive number, not {self.speed}.", fields=["speed"]
+            )
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,21 @@ class Engine(Protocol):
     def synthesize(
         self, text: str, *, speaker: str, settings: SynthesisSettings
     ) -> SynthesisResult: ...
+
+
+def check_speaker(info: EngineInfo, speaker: str) -> None:
+    """Refuse a speaker the engine does not have, naming the ones it has."""
+    if speaker not in info.speakers:
+        raise UnknownSpeaker(
+            f"{info.name} has no speaker {speaker!r}; it has {', '.join(info.speakers)}.",
+            speaker=speaker,
+            engine=info.name,
+        )
+
+
+def is_punctuation(text: str) -> bool:
+    """True for tokens made only of punctuation, symbols or spaces: pauses, not sounds."""
+    return all(unicodedata.category(char)[0] in "PSZ" for char in text)
 
 
 def file_sha256(path: Path) -> str:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -20,11 +18,13 @@ from models.engines.base import (
     EngineInfo,
     SynthesisResult,
     SynthesisSettings,
+    check_speaker,
     file_sha256,
+    is_punctuation,
     timings_from_counts,
 )
-from models.errors import EngineFailed, UnknownSpeaker
-from voicehub.errors import InvalidInput, TextEmpty
+from models.errors import EngineFailed
+from voicehub.errors import TextEmpty
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -126,14 +126,7 @@ class KokoroEngine:
     ) -> SynthesisResult:
         """Render `text` sentence by sentence, with a pause of whole frames between them."""
         loaded = self._require_loaded()
-        if speaker not in loaded.voices:
-            raise UnknownSpeaker(
-                f"Kokoro has no speaker {speaker!r}; it has {', '.join(loaded.info.speakers)}.",
-                speaker=speaker,
-                engine=NAME,
-            )
-        if not (math.isfinite(settings.speed) and settings.speed > 0):
-            raise InvalidInput(f"Speed must be a positive number, not {settings.speed}.")
+        check_speaker(loaded.info, speaker)
 
         pieces = [
             piece
@@ -142,7 +135,7 @@ class KokoroEngine:
             for piece in _pieces(
                 "".join(char for char in loaded.g2p(sentence.strip()) if char in loaded.vocab)
             )
-            if not _is_punctuation(piece)
+            if not is_punctuation(piece)
         ]
         if not pieces:
             raise TextEmpty("The text has nothing Kokoro can speak.")
@@ -158,7 +151,7 @@ class KokoroEngine:
                 counts.append(pause)
             piece_audio, frames = self._infer(loaded, piece, speaker, settings.speed)
             audio.append(piece_audio)
-            labels.extend([(_BOS, True), *((char, _is_punctuation(char)) for char in piece)])
+            labels.extend([(_BOS, True), *((char, is_punctuation(char)) for char in piece)])
             labels.append((_EOS, True))
             counts.extend(frame * _FRAME_SAMPLES for frame in frames)
 
@@ -237,8 +230,3 @@ def _pieces(phonemes: str) -> list[str]:
     if current:
         pieces.append(current)
     return pieces
-
-
-def _is_punctuation(text: str) -> bool:
-    """Only punctuation, symbols or spaces: as a phoneme, a pause."""
-    return all(unicodedata.category(char)[0] in "PSZ" for char in text)

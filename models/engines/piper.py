@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +19,13 @@ from models.engines.base import (
     SynthesisResult,
     SynthesisSettings,
     WordTiming,
+    check_speaker,
     file_sha256,
+    is_punctuation,
     timings_from_counts,
 )
-from models.errors import EngineFailed, UnknownSpeaker
-from voicehub.errors import InvalidInput, TextEmpty
+from models.errors import EngineFailed
+from voicehub.errors import TextEmpty
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -105,14 +105,7 @@ class PiperEngine:
         from piper import SynthesisConfig
 
         loaded = self._require_loaded()
-        if speaker not in loaded.info.speakers:
-            raise UnknownSpeaker(
-                f"Piper has no speaker {speaker!r}; it has {', '.join(loaded.info.speakers)}.",
-                speaker=speaker,
-                engine=NAME,
-            )
-        if not (math.isfinite(settings.speed) and settings.speed > 0):
-            raise InvalidInput(f"Speed must be a positive number, not {settings.speed}.")
+        check_speaker(loaded.info, speaker)
         syn_config = SynthesisConfig(
             speaker_id=loaded.speaker_ids.get(speaker),
             length_scale=loaded.voice.config.length_scale / settings.speed,
@@ -165,11 +158,6 @@ class PiperEngine:
         return self._loaded
 
 
-def _is_punctuation(text: str) -> bool:
-    """Only punctuation, symbols or spaces: as a phoneme (BOS '^', EOS '$', ' ', ','), a pause."""
-    return all(unicodedata.category(char)[0] in "PSZ" for char in text)
-
-
 def _fold_stress(alignments: Sequence[PhonemeAlignment]) -> list[tuple[str, bool, int]]:
     """(phoneme, is_pause, samples), each stress mark's samples given to the phoneme it stresses.
 
@@ -183,7 +171,7 @@ def _fold_stress(alignments: Sequence[PhonemeAlignment]) -> list[tuple[str, bool
             carried += int(alignment.num_samples)
             continue
         phoneme = alignment.phoneme
-        out.append((phoneme, _is_punctuation(phoneme), int(alignment.num_samples) + carried))
+        out.append((phoneme, is_punctuation(phoneme), int(alignment.num_samples) + carried))
         carried = 0
     return out
 
@@ -207,9 +195,9 @@ def _text_words(sentence: str) -> list[str]:
 
 def _strip_punctuation(token: str) -> str:
     start, end = 0, len(token)
-    while start < end and _is_punctuation(token[start]):
+    while start < end and is_punctuation(token[start]):
         start += 1
-    while end > start and _is_punctuation(token[end - 1]):
+    while end > start and is_punctuation(token[end - 1]):
         end -= 1
     return token[start:end]
 

@@ -87,8 +87,9 @@ def synthesize_line(
     result = engine.synthesize(text, speaker=voice.speaker, settings=SynthesisSettings(speed=speed))
 
     version = consent_gate(session, gate, lock=True)
+    take_id = new_id("take")
     take = Take(
-        id=new_id("take"),
+        id=take_id,
         line_id=line.id,
         project_id=project.id,
         studio_id=studio_id,
@@ -103,11 +104,10 @@ def synthesize_line(
         speed=speed,
         sample_rate=result.sample_rate,
         num_samples=result.num_samples,
-        audio_key=f"takes/{studio_id}/{line.id}/{{take_id}}.wav",
+        audio_key=f"takes/{studio_id}/{line.id}/{take_id}.wav",
         timing=timing_document(result),
         created_at=utcnow(),
     )
-    take.audio_key = take.audio_key.format(take_id=take.id)
     session.add(take)
     session.flush()
     usage = record_usage(
