@@ -5,6 +5,7 @@ from models import tables as model_tables
 from voicehub import idempotency
 from voicehub.db import Base
 from voicehub.metering import tables as metering_tables
+from voicehub.notifications import tables as notification_tables
 from voicehub.production import tables as production_tables
 from voicehub.synthesis import tables as synthesis_tables
 from voicehub.tenancy import tables as tenancy_tables
@@ -17,6 +18,7 @@ __all__ = [
     "metadata",
     "metering_tables",
     "model_tables",
+    "notification_tables",
     "production_tables",
     "synthesis_tables",
     "tenancy_tables",

@@ -26,6 +26,8 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(16))
     use: Mapped[str] = mapped_column(String(32))
+    # Where the production is distributed: ISO 3166-1 alpha-2 codes, or "WW".
+    territories: Mapped[list[str]] = mapped_column(JSON)
     # Frame rate as an exact fraction: 24/1, 24000/1001, …
     fps_num: Mapped[int] = mapped_column(Integer)
     fps_den: Mapped[int] = mapped_column(Integer)
@@ -47,6 +49,7 @@ class Character(Base):
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     voice_id: Mapped[str | None] = mapped_column(ForeignKey("voices.id"))
+    cast_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Cut(Base):

@@ -1,0 +1,1 @@
+"""Telling studios what changed: events in the API and signed webhooks."""
