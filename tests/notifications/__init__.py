@@ -1,0 +1,1 @@
+"""Studio notifications: events and signed webhooks."""
