@@ -16,6 +16,11 @@ class ConsentMissing(ConsentRefused):
     title = "No consent in force for this voice"
 
 
+class ConsentUnverified(ConsentRefused):
+    code = "consent_unverified"
+    title = "The signer of this consent has not been verified"
+
+
 class ConsentRevoked(ConsentRefused):
     code = "consent_revoked"
     title = "The actor revoked consent for this voice"
@@ -38,3 +43,28 @@ class OutOfScope(ConsentRefused):
     def __init__(self, detail: str, *, field: str) -> None:
         super().__init__(detail, field=field)
         self.field = field
+
+
+class ExcludedContent(ConsentRefused):
+    code = "excluded_content"
+    title = "The line contains content the actor excluded"
+
+
+class BlockedTerm(ConsentRefused):
+    code = "blocked_term"
+    title = "The line contains a term the actor blocked"
+
+
+class ApprovalPending(ConsentRefused):
+    code = "approval_pending"
+    title = "The actor has not yet approved this project"
+
+
+class ApprovalDeclined(ConsentRefused):
+    code = "approval_declined"
+    title = "The actor declined this project"
+
+
+class ApprovalRevoked(ConsentRefused):
+    code = "approval_revoked"
+    title = "The actor withdrew their approval of this project"

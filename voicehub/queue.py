@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey.api import TaskWrapper
 from huey.consumer import Consumer
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,23 @@ def _run_synthesis_job(job_id: str) -> None:
     run_synthesis_job(current(), job_id)
 
 
+def _deliver_webhook(delivery_id: str) -> None:
+    from voicehub.notifications.tasks import deliver_webhook
+    from voicehub.runtime import current
+
+    deliver_webhook(current(), delivery_id)
+
+
+def _sweep_consents() -> None:
+    from consent.service import expire_and_shred_due
+    from voicehub.db import transaction
+    from voicehub.runtime import current
+
+    runtime = current()
+    with transaction(runtime.sessions) as session:
+        expire_and_shred_due(session, runtime.consent_effects)
+
+
 class EmbeddedConsumer(Consumer):  # type: ignore[misc]
     """A consumer that runs inside another process (the API server, the demo).
 
@@ -46,13 +64,32 @@ class JobQueue:
         self._synthesis_job: Callable[..., Any] = huey.task(
             retries=3, retry_delay=2, name="voicehub.synthesis_job"
         )(_run_synthesis_job)
+        # No Huey retries: the task logs each attempt and schedules the next itself.
+        self._webhook_delivery: TaskWrapper = huey.task(name="voicehub.webhook_delivery")(
+            _deliver_webhook
+        )
+
+        # Every minute: expire consents past their end date, shred voices whose
+        # notice period has ended. Runs in consumers started with periodic=True.
+        self._consent_sweep: TaskWrapper = huey.periodic_task(
+            crontab(minute="*"), name="voicehub.consent_sweep"
+        )(_sweep_consents)
 
     def enqueue_synthesis_job(self, session: Session, job_id: str) -> None:
         """Queue the job once `session` commits; a rollback drops it."""
         after_commit(session, lambda: self._synthesis_job(job_id))
 
+    def enqueue_webhook_delivery(self, session: Session, delivery_id: str) -> None:
+        """Queue a webhook delivery once `session` commits; a rollback drops it."""
+        after_commit(session, lambda: self._webhook_delivery(delivery_id))
+
+    def schedule_webhook_delivery(self, delivery_id: str, delay_seconds: float) -> None:
+        """Queue the next attempt of a delivery to run in `delay_seconds`."""
+        self._webhook_delivery.schedule(args=(delivery_id,), delay=delay_seconds)
+
     def pending(self) -> int:
         return int(self.huey.pending_count())
 
-    def embedded_consumer(self, workers: int = 1) -> EmbeddedConsumer:
-        return EmbeddedConsumer(self.huey, workers=workers, periodic=False, worker_type="thread")
+    def embedded_consumer(self, workers: int = 1, *, periodic: bool = True) -> EmbeddedConsumer:
+        """A consumer thread pool for this process; `periodic` runs the consent sweep."""
+        return EmbeddedConsumer(self.huey, workers=workers, periodic=periodic, worker_type="thread")

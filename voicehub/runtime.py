@@ -5,17 +5,28 @@ Built at app start-up, worker start or CLI command, never at import.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 from sqlalchemy.engine import Engine as DatabaseEngine
 from sqlalchemy.orm import Session, sessionmaker
 
 import voicehub.schema  # noqa: F401  (every table: foreign keys resolve in any process)
+from consent.log import append_event
+from consent.receipts import ReceiptKey
+from consent.service import Effects
+from consent.speaker import SpeakerVerifier
 from models.engines.registry import EngineRegistry
+from models.vault import Vault, load_master_key
 from voicehub.db import make_engine, make_sessionmaker
+from voicehub.notifications.service import emit_event
 from voicehub.queue import JobQueue, make_huey
 from voicehub.settings import Settings
 from voicehub.storage import LocalStorage
+
+_loading = threading.Lock()
 
 
 @dataclass
@@ -26,14 +37,52 @@ class Runtime:
     engines: EngineRegistry
     storage: LocalStorage
     queue: JobQueue
+    vault: Vault
 
     def close(self) -> None:
         self.database.dispose()
+
+    @cached_property
+    def speaker_verifier(self) -> SpeakerVerifier:
+        """The speaker-embedding model, loaded on first use and kept (it imports torch)."""
+        with _loading:
+            verifier = SpeakerVerifier()
+            verifier.load()
+            return verifier
+
+    @cached_property
+    def receipt_key(self) -> ReceiptKey:
+        return ReceiptKey.load(self.settings)
+
+    @property
+    def consent_effects(self) -> Effects:
+        """What a consent change does outside consent/: tell studios, shred the voice."""
+
+        def notify(session: Session, studio_id: str, event_type: str, data: dict[str, Any]) -> None:
+            emit_event(session, self.queue, studio_id=studio_id, type=event_type, data=data)
+
+        def shred(session: Session, voice_id: str, reason: str) -> None:
+            report = self.vault.shred_voice(session, voice_id, reason)
+            append_event(
+                session,
+                event="voice.shredded",
+                actor_id=None,
+                consent_id=None,
+                payload={
+                    "voice_id": voice_id,
+                    "reason": reason,
+                    "artifacts": report.artifacts,
+                    "destroyed_at": report.destroyed_at.isoformat(),
+                },
+            )
+
+        return Effects(notify=notify, shred=shred)
 
 
 def build_runtime(settings: Settings, *, engines: EngineRegistry | None = None) -> Runtime:
     """Connect to the database and queue and load the engines (unless given loaded ones)."""
     database = make_engine(settings.resolved_database_url)
+    storage = LocalStorage(settings.storage_dir)
     if engines is None:
         engines = EngineRegistry.load(
             settings.enabled_engines, cache_dir=settings.data_dir / "models"
@@ -43,8 +92,9 @@ def build_runtime(settings: Settings, *, engines: EngineRegistry | None = None) 
         database=database,
         sessions=make_sessionmaker(database),
         engines=engines,
-        storage=LocalStorage(settings.storage_dir),
+        storage=storage,
         queue=JobQueue(make_huey(settings)),
+        vault=Vault(storage, load_master_key(settings)),
     )
 
 

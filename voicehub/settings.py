@@ -29,6 +29,19 @@ class Settings(BaseSettings):
     max_script_bytes: int = Field(default=2_000_000, ge=1)
     max_script_lines: int = Field(default=5000, ge=1)
     engines: str = "piper,kokoro"
+    # Envelope key for per-voice data keys and evidence (base64 of 32 bytes).
+    # Development creates one under data_dir/keys; production must set it.
+    master_key: str = ""
+    # Ed25519 key that signs consent receipts (PEM). Created in development.
+    receipt_key_path: Path | None = None
+    # Speaker verification of consent statements (cosine similarity of embeddings):
+    # at or above `accept` verifies; below `reject` is another speaker; between
+    # waits for an operator's review.
+    verify_accept_threshold: float = Field(default=0.80, ge=0, le=1)
+    verify_reject_threshold: float = Field(default=0.65, ge=0, le=1)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_retry_base_seconds: float = Field(default=2.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _production_needs_real_services(self) -> Settings:
@@ -38,6 +51,8 @@ class Settings(BaseSettings):
                 for name, value in (
                     ("VOICEHUB_DATABASE_URL", self.database_url),
                     ("VOICEHUB_QUEUE_URL", self.queue_url),
+                    ("VOICEHUB_MASTER_KEY", self.master_key),
+                    ("VOICEHUB_RECEIPT_KEY_PATH", str(self.receipt_key_path or "")),
                 )
                 if not value
             ]
@@ -51,6 +66,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'voicehub.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
 
     @property
     def storage_dir(self) -> Path:

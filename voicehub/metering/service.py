@@ -24,13 +24,15 @@ def billable_characters(text: str) -> int:
     return sum(1 for ch in text if not ch.isspace())
 
 
-def price_line(characters: int, price_per_1k_chars_micros: int, actor_share_bps: int) -> LinePrice:
-    """The line's price, rounded half up to a whole micro-unit, split without losing any.
+def price_line(
+    characters: int, price_per_1k_chars_micros: int, actor_share_bps: int, minimum_micros: int = 0
+) -> LinePrice:
+    """The line's price, rounded half up to a whole micro-unit, at least the minimum, split without loss.
 
     The actor's royalty is rounded down; the platform's share is the rest, so the
     two always add up to the amount exactly.
     """
-    amount = (characters * price_per_1k_chars_micros + 500) // 1000
+    amount = max(minimum_micros, (characters * price_per_1k_chars_micros + 500) // 1000)
     royalty = amount * actor_share_bps // 10_000
     return LinePrice(amount, royalty, amount - royalty)
 
@@ -46,7 +48,8 @@ def record_usage(
 ) -> UsageRecord:
     """The one usage record of `take`, flushed in the take's own transaction."""
     characters = billable_characters(take.text)
-    price = price_line(characters, version.price_per_1k_chars_micros, version.actor_share_bps)
+    rate = version.prices_per_1k_chars_micros[use]
+    price = price_line(characters, rate, version.actor_share_bps, version.minimum_per_line_micros)
     usage = UsageRecord(
         id=new_id("use"),
         take_id=take.id,
@@ -61,7 +64,7 @@ def record_usage(
         characters=characters,
         audio_ms=take.num_samples * 1000 // take.sample_rate,
         currency=version.currency,
-        price_per_1k_chars_micros=version.price_per_1k_chars_micros,
+        price_per_1k_chars_micros=rate,
         amount_micros=price.amount_micros,
         actor_royalty_micros=price.actor_royalty_micros,
         platform_micros=price.platform_micros,

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from consent.tables import Use
+from consent.service import Effects, request_approval
+from consent.tables import ProjectApproval, Use
+from consent.terms import WORLDWIDE
 from models.tables import Voice
+from voicehub.db import utcnow
 from voicehub.errors import (
     InvalidInput,
     NotFound,
@@ -49,12 +54,26 @@ def frame_rate_number(rate: Fraction) -> float:
 
 
 def create_project(
-    session: Session, studio_id: str, *, name: str, language: str, use: str, frame_rate: Fraction
+    session: Session,
+    studio_id: str,
+    *,
+    name: str,
+    language: str,
+    use: str,
+    frame_rate: Fraction,
+    territories: Sequence[str] = (WORLDWIDE,),
 ) -> Project:
     if use not in {u.value for u in Use}:
         raise InvalidInput(
             f"Unknown use '{use}'; valid uses are {', '.join(u.value for u in Use)}.",
             fields=["use"],
+        )
+    if not territories or not all(
+        t == WORLDWIDE or re.fullmatch(r"[A-Z]{2}", t) for t in territories
+    ):
+        raise InvalidInput(
+            "Territories are ISO 3166 codes such as JP or US, or WW for worldwide.",
+            fields=["territories"],
         )
     project = Project(
         id=new_id("prj"),
@@ -62,6 +81,7 @@ def create_project(
         name=name.strip(),
         language=language,
         use=use,
+        territories=list(dict.fromkeys(territories)),
         fps_num=frame_rate.numerator,
         fps_den=frame_rate.denominator,
     )
@@ -226,9 +246,20 @@ def _store(session: Session, project: Project, parsed: list[ParsedCut]) -> Impor
 
 
 def cast_character(
-    session: Session, studio_id: str, project_id: str, *, character_name: str, voice_id: str
-) -> Character:
-    """Give a character a voice. The voice must exist; consent is checked at synthesis."""
+    session: Session,
+    effects: Effects,
+    studio_id: str,
+    project_id: str,
+    *,
+    character_name: str,
+    voice_id: str,
+    use_description: str = "",
+    expected_lines: int | None = None,
+) -> tuple[Character, ProjectApproval | None]:
+    """Give a character a voice; ask the actor's approval when their terms require it.
+
+    Consent itself is checked at every synthesis, not here.
+    """
     project = get_owned(session, Project, studio_id, project_id)
     character = session.scalar(
         owned(Character, studio_id).where(
@@ -242,9 +273,27 @@ def cast_character(
     voice = session.get(Voice, voice_id)
     if voice is None:
         raise NotFound(f"No voice {voice_id}.", fields=["voice_id"])
-    character.voice_id = voice.id
+    if character.voice_id != voice.id:
+        character.voice_id = voice.id
+        character.cast_at = utcnow()
     session.flush()
-    return character
+    if expected_lines is None:
+        expected_lines = len(
+            list(session.scalars(owned(Line, studio_id).where(Line.character_id == character.id)))
+        )
+    approval = request_approval(
+        session,
+        effects,
+        voice=voice,
+        studio_id=studio_id,
+        project_id=project.id,
+        character_name=character.name,
+        use=project.use,
+        use_description=use_description.strip() or f"{project.use} in '{project.name}'",
+        expected_lines=expected_lines,
+        territories=list(project.territories),
+    )
+    return character, approval
 
 
 def lines_of_cut(session: Session, studio_id: str, cut_id: str) -> list[Line]:

@@ -75,7 +75,13 @@ def synthesize_line(
             f"Character '{character.name}' is cast to a voice that no longer exists."
         )
     gate = GateRequest(
-        voice_id=voice.id, studio_id=studio_id, use=project.use, language=line.language
+        voice_id=voice.id,
+        studio_id=studio_id,
+        project_id=project.id,
+        use=project.use,
+        language=line.language,
+        territories=project.territories,
+        text=text,
     )
     consent_gate(session, gate)
 

@@ -25,6 +25,8 @@ _NOUNS = {
     "takes": "take",
     "synthesis_jobs": "job",
     "usage_records": "usage record",
+    "events": "event",
+    "webhook_endpoints": "webhook endpoint",
 }
 
 

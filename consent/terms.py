@@ -1,0 +1,133 @@
+"""The terms an actor (or their agency or estate) signs, checked before they are recorded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from consent.tables import ConsentVersion, Representation, SignerKind, Use
+from voicehub.errors import InvalidInput
+
+WORLDWIDE = "WW"
+MIN_USE_DESCRIPTION = 30
+MAX_NOTICE_DAYS = 3650
+_TERRITORY = re.compile(r"^[A-Z]{2}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+
+
+@dataclass(frozen=True)
+class ConsentTerms:
+    """Everything a consent version says. Dubbing is allowed only when listed explicitly."""
+
+    signer_name: str
+    use_description: str
+    allowed_uses: Sequence[str]
+    languages: Sequence[str]
+    currency: str
+    prices_per_1k_chars_micros: Mapping[str, int]
+    actor_share_bps: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None = None
+    signer_kind: SignerKind = SignerKind.ACTOR
+    representation: Representation = Representation.NONE
+    excluded_categories: Sequence[str] = field(default_factory=tuple)
+    blocked_terms: Sequence[str] = field(default_factory=tuple)
+    territories: Sequence[str] = (WORLDWIDE,)
+    allowed_studio_ids: Sequence[str] = field(default_factory=tuple)
+    blocked_studio_ids: Sequence[str] = field(default_factory=tuple)
+    requires_project_approval: bool = False
+    minimum_per_line_micros: int = 0
+    notice_period_days: int = 0
+
+    def validate(self) -> None:
+        """Refuse terms that are incomplete, vague or contradictory, naming the field."""
+        from consent.content import check_categories, normalize_terms
+
+        valid_uses = {use.value for use in Use}
+        unknown = sorted(set(self.allowed_uses) - valid_uses)
+        if unknown or not self.allowed_uses:
+            raise InvalidInput(
+                f"Allowed uses must be some of {', '.join(sorted(valid_uses))}; got {list(self.allowed_uses)}.",
+                fields=["allowed_uses"],
+            )
+        if len(self.use_description.strip()) < MIN_USE_DESCRIPTION:
+            raise InvalidInput(
+                "Describe the intended uses specifically (at least "
+                f"{MIN_USE_DESCRIPTION} characters): what kind of works, for whom, how.",
+                fields=["use_description"],
+            )
+        if not self.signer_name.strip():
+            raise InvalidInput("Name the person who signs.", fields=["signer_name"])
+        if not self.languages or not all(_LANGUAGE.match(lang) for lang in self.languages):
+            raise InvalidInput(
+                "Languages are ISO 639 codes such as en or ja; name at least one.",
+                fields=["languages"],
+            )
+        if not self.territories or not all(
+            t == WORLDWIDE or _TERRITORY.match(t) for t in self.territories
+        ):
+            raise InvalidInput(
+                "Territories are ISO 3166 codes such as JP or US, or WW for worldwide.",
+                fields=["territories"],
+            )
+        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+            raise InvalidInput("Currency is an ISO 4217 code such as JPY.", fields=["currency"])
+        priced = set(self.prices_per_1k_chars_micros)
+        if priced != set(self.allowed_uses):
+            raise InvalidInput(
+                "Give a price for each allowed use, and only for those: "
+                f"missing {sorted(set(self.allowed_uses) - priced)}, extra {sorted(priced - set(self.allowed_uses))}.",
+                fields=["prices_per_1k_chars_micros"],
+            )
+        if (
+            any(price < 0 for price in self.prices_per_1k_chars_micros.values())
+            or self.minimum_per_line_micros < 0
+        ):
+            raise InvalidInput("Prices cannot be negative.", fields=["prices_per_1k_chars_micros"])
+        if not 0 <= self.actor_share_bps <= 10_000:
+            raise InvalidInput(
+                "The actor's share is in basis points, 0 to 10000.", fields=["actor_share_bps"]
+            )
+        if self.ends_at is not None and self.ends_at <= self.starts_at:
+            raise InvalidInput("Consent must end after it starts.", fields=["ends_at"])
+        if not 0 <= self.notice_period_days <= MAX_NOTICE_DAYS:
+            raise InvalidInput(
+                f"The notice period is 0 to {MAX_NOTICE_DAYS} days.", fields=["notice_period_days"]
+            )
+        both = set(self.allowed_studio_ids) & set(self.blocked_studio_ids)
+        if both:
+            raise InvalidInput(
+                f"Studios both allowed and blocked: {sorted(both)}.", fields=["blocked_studio_ids"]
+            )
+        check_categories(self.excluded_categories)
+        normalize_terms(self.blocked_terms)
+
+    def price_for(self, use: str) -> int:
+        return self.prices_per_1k_chars_micros[use]
+
+
+def terms_of(version: ConsentVersion) -> ConsentTerms:
+    """The terms a version records, to carry them into the next version unchanged."""
+    return ConsentTerms(
+        signer_name=version.signer_name,
+        use_description=version.use_description,
+        allowed_uses=tuple(version.allowed_uses),
+        languages=tuple(version.languages),
+        currency=version.currency,
+        prices_per_1k_chars_micros=dict(version.prices_per_1k_chars_micros),
+        actor_share_bps=version.actor_share_bps,
+        starts_at=version.starts_at,
+        ends_at=version.ends_at,
+        signer_kind=version.signer_kind,
+        representation=version.representation,
+        excluded_categories=tuple(version.excluded_categories),
+        blocked_terms=tuple(version.blocked_terms),
+        territories=tuple(version.territories),
+        allowed_studio_ids=tuple(version.allowed_studio_ids),
+        blocked_studio_ids=tuple(version.blocked_studio_ids),
+        requires_project_approval=version.requires_project_approval,
+        minimum_per_line_micros=version.minimum_per_line_micros,
+        notice_period_days=version.notice_period_days,
+    )
