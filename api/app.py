@@ -12,7 +12,18 @@ from sqlalchemy import text
 
 from api import problems
 from api.deps import RuntimeDep
-from api.routers import actor, exports, jobs, projects, takes, usage, voices
+from api.routers import (
+    actor,
+    events,
+    exports,
+    jobs,
+    platform,
+    projects,
+    takes,
+    usage,
+    voices,
+    webhooks,
+)
 from voicehub import __version__
 from voicehub.runtime import Runtime, activate, build_runtime
 from voicehub.settings import Settings, get_settings
@@ -64,7 +75,18 @@ def create_app(
         generate_unique_id_function=_operation_id,
     )
     problems.install(app)
-    for module in (voices, projects, takes, jobs, exports, usage, actor):
+    for module in (
+        voices,
+        projects,
+        takes,
+        jobs,
+        exports,
+        usage,
+        events,
+        webhooks,
+        actor,
+        platform,
+    ):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")

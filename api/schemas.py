@@ -25,11 +25,21 @@ class VoiceOut(BaseModel):
     actor_credit: str
     language: str
     engine: str
-    consent_status: str
+    consent_status: str = Field(
+        description="active, paused, revoked, expired, not_started or unverified: where the studio stands now."
+    )
+    consent_version_id: str
     allowed_uses: list[str]
     languages: list[str]
+    territories: list[str]
+    requires_project_approval: bool
     currency: str
-    price_per_1k_chars_micros: int
+    prices_per_1k_chars_micros: dict[str, int]
+    minimum_per_line_micros: int
+    ends_at: dt.datetime | None
+    notice_ends_at: dt.datetime | None = Field(
+        description="After a revocation with notice: projects already using the voice may finish until then."
+    )
 
 
 class ProjectIn(BaseModel):
@@ -48,6 +58,9 @@ class ProjectIn(BaseModel):
     )
     use: str = Field(description="What the voices are used for: dubbing, animation, games, …")
     frame_rate: float = Field(default=24, description="23.976, 24, 25, 29.97 or 30.")
+    territories: list[str] = Field(
+        default=["WW"], description="Where it is distributed: ISO 3166 codes, or WW for worldwide."
+    )
 
 
 class ProjectOut(BaseModel):
@@ -55,6 +68,7 @@ class ProjectOut(BaseModel):
     name: str
     language: str
     use: str
+    territories: list[str]
     frame_rate: float
     created_at: dt.datetime
 
@@ -74,6 +88,29 @@ class CastIn(BaseModel):
 
     character: str = Field(min_length=1, max_length=200)
     voice_id: str
+    use_description: str = Field(
+        default="",
+        max_length=2000,
+        description="What the voice will be used for, shown to the actor.",
+    )
+    expected_lines: int | None = Field(
+        default=None, ge=0, description="Default: the character's lines."
+    )
+
+
+class ApprovalOut(BaseModel):
+    id: str
+    project_id: str
+    voice_id: str
+    character: str
+    use: str
+    use_description: str
+    expected_lines: int
+    territories: list[str]
+    status: str
+    note: str
+    decided_at: dt.datetime | None
+    created_at: dt.datetime
 
 
 class CharacterOut(BaseModel):
@@ -81,6 +118,7 @@ class CharacterOut(BaseModel):
     project_id: str
     name: str
     voice_id: str | None
+    approval: ApprovalOut | None = None
 
 
 class LineOut(BaseModel):
@@ -203,14 +241,27 @@ class ConsentVersionOut(BaseModel):
     id: str
     version: int
     status: str
+    verification: str
+    signer_kind: str
+    signer_name: str
+    representation: str
+    use_description: str
     allowed_uses: list[str]
+    excluded_categories: list[str]
+    blocked_terms: list[str]
     languages: list[str]
+    territories: list[str]
     allowed_studio_ids: list[str]
+    blocked_studio_ids: list[str]
+    requires_project_approval: bool
     currency: str
-    price_per_1k_chars_micros: int
+    prices_per_1k_chars_micros: dict[str, int]
+    minimum_per_line_micros: int
     actor_share_bps: int
     starts_at: dt.datetime
     ends_at: dt.datetime | None
+    notice_period_days: int
+    notice_ends_at: dt.datetime | None
     changed_by: str
     reason: str
     created_at: dt.datetime
@@ -220,6 +271,122 @@ class ConsentOut(BaseModel):
     id: str
     voice_id: str
     current: ConsentVersionOut
+
+
+class TermsIn(BaseModel):
+    """The terms the actor (or their agency or estate) signs."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "signer_kind": "actor",
+                    "signer_name": "Rin Mori",
+                    "representation": "union",
+                    "use_description": "Supporting characters in TV anime series and their trailers, Japanese only.",
+                    "allowed_uses": ["animation"],
+                    "excluded_categories": ["politics"],
+                    "blocked_terms": ["brand x"],
+                    "languages": ["ja"],
+                    "territories": ["JP"],
+                    "requires_project_approval": True,
+                    "currency": "JPY",
+                    "prices_per_1k_chars_micros": {"animation": 3000000000},
+                    "minimum_per_line_micros": 50000000,
+                    "actor_share_bps": 7000,
+                    "starts_at": "2026-12-01T00:00:00Z",
+                    "ends_at": "2027-12-01T00:00:00Z",
+                    "notice_period_days": 30,
+                }
+            ]
+        },
+    )
+
+    signer_kind: Literal["actor", "agency", "estate"] = "actor"
+    signer_name: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Who signs; for an agency or estate, its representative.",
+    )
+    representation: Literal["none", "union", "legal", "union_and_legal"] = "none"
+    use_description: str = Field(
+        max_length=4000, description="A reasonably specific description of intended uses."
+    )
+    allowed_uses: list[str] = Field(description="dubbing is allowed only when listed.")
+    excluded_categories: list[str] = []
+    blocked_terms: list[str] = []
+    languages: list[str]
+    territories: list[str] = ["WW"]
+    allowed_studio_ids: list[str] = []
+    blocked_studio_ids: list[str] = []
+    requires_project_approval: bool = False
+    currency: str
+    prices_per_1k_chars_micros: dict[str, int]
+    minimum_per_line_micros: int = 0
+    actor_share_bps: int
+    starts_at: dt.datetime | None = Field(default=None, description="Default: now.")
+    ends_at: dt.datetime | None = None
+    notice_period_days: int = 0
+
+
+class StatementOut(BaseModel):
+    consent_id: str
+    consent_version_id: str
+    language: str
+    text: str
+    challenge: str
+    verification: str
+
+
+class VerificationAttemptOut(BaseModel):
+    id: str
+    consent_version_id: str
+    recording_sha256: str
+    duration_seconds: float
+    score: float | None
+    accept_threshold: float
+    reject_threshold: float
+    decision: str
+    reason: str
+    model: str
+    decided_by: str
+    created_at: dt.datetime
+
+
+class VerificationResultOut(BaseModel):
+    attempt: VerificationAttemptOut
+    consent: ConsentOut
+
+
+class ArtifactOut(BaseModel):
+    id: str
+    voice_id: str
+    kind: str
+    sha256: str
+    size: int
+    created_at: dt.datetime
+
+
+class ApprovalDecisionIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"note": "Happy to join this one."}]}
+    )
+
+    note: str = Field(default="", max_length=2000)
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "retiring", "immediately": False}]},
+    )
+
+    reason: str = Field(default="", max_length=500)
+    immediately: bool = Field(
+        default=False,
+        description="Skip the notice period: every project stops and the voice is destroyed now.",
+    )
 
 
 class StatusChangeIn(BaseModel):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import func, select
 
 from api.deps import IdempotencyDep, RawBody, RuntimeDep, SessionDep, StudioRead, StudioSynthesize
+from api.routers.actor import approval_out
 from api.schemas import (
     CastIn,
     CharacterOut,
@@ -33,6 +34,7 @@ def project_out(project: Project) -> ProjectOut:
         name=project.name,
         language=project.language,
         use=project.use,
+        territories=project.territories,
         frame_rate=service.frame_rate_number(project.frame_rate),
         created_at=project.created_at,
     )
@@ -54,6 +56,7 @@ def create_project(
         language=body.language,
         use=body.use,
         frame_rate=service.frame_rate_from_number(body.frame_rate),
+        territories=body.territories,
     )
     out = project_out(project)
     response.headers["Location"] = f"/v1/projects/{project.id}"
@@ -180,16 +183,30 @@ def import_script(
 
 @router.post("/v1/projects/{project_id}/cast", summary="Cast a character to a voice")
 def cast_character(
-    project_id: str, body: CastIn, session: SessionDep, caller: StudioSynthesize
+    project_id: str,
+    body: CastIn,
+    session: SessionDep,
+    caller: StudioSynthesize,
+    runtime: RuntimeDep,
 ) -> CharacterOut:
-    character = service.cast_character(
-        session, caller.studio_id, project_id, character_name=body.character, voice_id=body.voice_id
+    """When the actor's terms require approval of each project, this sends them the request;
+    synthesis answers `approval_pending` until they approve."""
+    character, approval = service.cast_character(
+        session,
+        runtime.consent_effects,
+        caller.studio_id,
+        project_id,
+        character_name=body.character,
+        voice_id=body.voice_id,
+        use_description=body.use_description,
+        expected_lines=body.expected_lines,
     )
     return CharacterOut(
         id=character.id,
         project_id=character.project_id,
         name=character.name,
         voice_id=character.voice_id,
+        approval=None if approval is None else approval_out(approval),
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from api.deps import SessionDep, StudioRead
 from api.schemas import Page, VoiceOut
 from consent.service import current_version
-from consent.tables import Actor, Consent, ConsentStatus, ConsentVersion
+from consent.tables import Actor, Consent, ConsentStatus, ConsentVersion, Verification
 from models.tables import Voice
 from voicehub.db import utcnow
 
@@ -18,9 +18,11 @@ router = APIRouter(prefix="/v1/voices", tags=["voices"])
 
 
 def effective_status(version: ConsentVersion, now: dt.datetime) -> str:
-    """What a studio can expect right now: the status, or expired / not_started by the dates."""
+    """What a studio can expect right now: the status, or expired / not_started / unverified."""
     if version.status is not ConsentStatus.ACTIVE:
         return version.status.value
+    if version.verification is not Verification.VERIFIED:
+        return "unverified"
     if now < version.starts_at:
         return "not_started"
     if version.ends_at is not None and now >= version.ends_at:
@@ -45,7 +47,9 @@ def list_voices(session: SessionDep, caller: StudioRead) -> Page[VoiceOut]:
     out: list[VoiceOut] = []
     for voice, actor, consent in rows:
         version = current_version(session, consent)
-        if version.allowed_studio_ids and caller.studio_id not in version.allowed_studio_ids:
+        if caller.studio_id in version.blocked_studio_ids or (
+            version.allowed_studio_ids and caller.studio_id not in version.allowed_studio_ids
+        ):
             continue
         out.append(
             VoiceOut(
@@ -56,10 +60,16 @@ def list_voices(session: SessionDep, caller: StudioRead) -> Page[VoiceOut]:
                 language=voice.language,
                 engine=voice.engine,
                 consent_status=effective_status(version, now),
+                consent_version_id=version.id,
                 allowed_uses=version.allowed_uses,
                 languages=version.languages,
+                territories=version.territories,
+                requires_project_approval=version.requires_project_approval,
                 currency=version.currency,
-                price_per_1k_chars_micros=version.price_per_1k_chars_micros,
+                prices_per_1k_chars_micros=version.prices_per_1k_chars_micros,
+                minimum_per_line_micros=version.minimum_per_line_micros,
+                ends_at=version.ends_at,
+                notice_ends_at=version.notice_ends_at,
             )
         )
     return Page[VoiceOut](data=out, has_more=False)
