@@ -17,7 +17,9 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from consent.service import ConsentTerms, create_actor, grant_consent
+from consent.identity import consent_of_voice
+from consent.service import create_actor, grant_consent, verify_in_person
+from consent.terms import ConsentTerms
 from models.engines.registry import EngineRegistry
 from models.voices import register_voice
 from voicehub.db import migrate, transaction, utcnow
@@ -84,14 +86,22 @@ def bench_runtime(
                 session,
                 voice=voice,
                 terms=ConsentTerms(
+                    signer_name="Bench actor",
+                    use_description="Benchmark lines for measuring the service, never delivered.",
                     allowed_uses=("animation",),
                     languages=(language,),
                     currency="JPY",
-                    price_per_1k_chars_micros=3_000_000_000,
+                    prices_per_1k_chars_micros={"animation": 3_000_000_000},
                     actor_share_bps=7000,
                     starts_at=utcnow() - dt.timedelta(days=1),
                 ),
                 changed_by="bench",
+            )
+            verify_in_person(
+                session,
+                consent_id=consent_of_voice(session, voice.id).id,
+                operator="bench",
+                note="bench",
             )
             voice_id = voice.id
         try:

@@ -60,7 +60,7 @@ def main() -> None:
             json={"character": "KEN", "voice_id": bench.voice_id},
             headers=bench.headers,
         )
-        consumer = bench.runtime.queue.embedded_consumer()
+        consumer = bench.runtime.queue.embedded_consumer(periodic=False)
         consumer.start()
         try:
             start = time.perf_counter()

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from fastapi.testclient import TestClient
 
-from consent.service import ConsentTerms, create_actor, grant_consent
+from consent.service import create_actor, grant_consent, verify_in_person
+from consent.tables import SignerKind
+from consent.terms import ConsentTerms
 from models.voices import register_voice
 from voicehub.db import transaction, utcnow
 from voicehub.runtime import Runtime
@@ -57,13 +59,23 @@ def seed_voice(
     voice: dict[str, str] | None = None,
     uses: Sequence[str] = ("animation",),
     languages: Sequence[str] | None = None,
+    territories: Sequence[str] = ("WW",),
     studio_ids: Sequence[str] = (),
+    blocked_studio_ids: Sequence[str] = (),
+    excluded_categories: Sequence[str] = (),
+    blocked_terms: Sequence[str] = (),
+    requires_project_approval: bool = False,
     currency: str = "JPY",
     price_per_1k_chars_micros: int = 1_000_000_000,
+    minimum_per_line_micros: int = 0,
     actor_share_bps: int = 7000,
+    notice_period_days: int = 0,
     starts_at: dt.datetime | None = None,
     ends_at: dt.datetime | None = None,
+    verified: bool = True,
+    signer_kind: SignerKind = SignerKind.ACTOR,
 ) -> SeededVoice:
+    """An actor, their voice and their consent; verified in person by an operator unless told not to."""
     spec = voice or ENGLISH
     with transaction(rt.sessions) as session:
         actor = create_actor(session, name)
@@ -80,17 +92,31 @@ def seed_voice(
             session,
             voice=registered,
             terms=ConsentTerms(
+                signer_kind=signer_kind,
+                signer_name=name if signer_kind is SignerKind.ACTOR else f"{name}'s agent",
+                use_description="Character voices for the studio's animated series and its trailers.",
                 allowed_uses=tuple(uses),
                 languages=tuple(languages or (spec["language"],)),
+                territories=tuple(territories),
                 currency=currency,
-                price_per_1k_chars_micros=price_per_1k_chars_micros,
+                prices_per_1k_chars_micros=dict.fromkeys(uses, price_per_1k_chars_micros),
+                minimum_per_line_micros=minimum_per_line_micros,
                 actor_share_bps=actor_share_bps,
                 starts_at=starts_at or utcnow() - dt.timedelta(days=1),
                 ends_at=ends_at,
                 allowed_studio_ids=tuple(studio_ids),
+                blocked_studio_ids=tuple(blocked_studio_ids),
+                excluded_categories=tuple(excluded_categories),
+                blocked_terms=tuple(blocked_terms),
+                requires_project_approval=requires_project_approval,
+                notice_period_days=notice_period_days,
             ),
             changed_by="test",
         )
+        if verified:
+            verify_in_person(
+                session, consent_id=version.consent_id, operator="test", note="ID checked"
+            )
         key = issue_api_key(session, actor_id=actor.id)
     return SeededVoice(actor.id, registered.id, version.consent_id, key.secret)
 

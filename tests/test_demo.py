@@ -43,6 +43,18 @@ def test_demo_runs_the_whole_path_and_writes_its_outputs(tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "job succeeded: 4 done, 0 failed" in result.stdout
+    assert result.stdout.count("→ verified") == 2, "both demo actors verify their consent by voice"
+    receipts = sorted((output / "receipts").glob("cns_*.json"))
+    assert len(receipts) == 2
+    check = subprocess.run(
+        [sys.executable, "-m", "voicehub.cli", "consent", "verify-receipt", str(receipts[0])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert check.returncode == 0 and "receipt valid" in check.stdout, check.stdout + check.stderr
     assert (tmp_path / "data" / "voicehub.db").exists() and (
         tmp_path / "data" / "queue.db"
     ).exists()

@@ -76,6 +76,8 @@ def test_onboarding_and_a_separate_worker_process(
         "--currency", "JPY",
         "--price-per-1k-chars-micros", "3000000000",
         "--royalty-bps", "7000",
+        "--use-description", "Narration and side characters in the studio's mobile games.",
+        "--verified-in-person", "passport checked at the studio",
     )  # fmt: skip
     voice_id = re.search(r"voice (voice_\w+)", actor_out)
     actor_key = re.search(r"(vh_live_\S+)", actor_out)

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 import voicehub.schema  # noqa: F401  (every table, whichever command runs)
+from consent.cli import add_consent_commands
 from voicehub.errors import VoiceHubError
 from voicehub.settings import get_settings
 
@@ -39,7 +40,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     runtime = build_runtime(get_settings())
     activate(runtime)
     consumer = runtime.queue.huey.create_consumer(
-        workers=args.workers, worker_type="thread", periodic=False
+        workers=args.workers, worker_type="thread", periodic=True
     )
     print(
         f"worker: {args.workers} thread(s) on queue '{runtime.settings.queue_name}'; Ctrl-C stops"
@@ -64,19 +65,26 @@ def _cmd_create_studio(args: argparse.Namespace) -> int:
 def _cmd_onboard_actor(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from consent.service import ConsentTerms, create_actor, grant_consent
+    from consent.identity import upload_reference_audio
+    from consent.service import create_actor, grant_consent, verify_in_person
+    from consent.tables import Representation, SignerKind
+    from consent.terms import ConsentTerms
     from models.engines.registry import EngineRegistry
+    from models.vault import Vault, load_master_key
     from models.voices import register_voice
     from voicehub.db import make_engine, make_sessionmaker, transaction, utcnow
+    from voicehub.storage import LocalStorage
     from voicehub.tenancy.service import issue_api_key
 
     settings = get_settings()
     engines = EngineRegistry.load([args.engine], cache_dir=settings.data_dir / "models")
     database = make_engine(settings.resolved_database_url)
+    vault = Vault(LocalStorage(settings.storage_dir), load_master_key(settings))
 
     def day(value: str | None) -> dt.datetime | None:
         return None if value is None else dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
 
+    uses = _csv(args.uses)
     with transaction(make_sessionmaker(database)) as session:
         actor = create_actor(session, args.name, credited_name=args.credited_name or "")
         voice = register_voice(
@@ -88,27 +96,54 @@ def _cmd_onboard_actor(args: argparse.Namespace) -> int:
             speaker=args.speaker,
             language=args.language,
         )
+        if args.reference_audio:
+            upload_reference_audio(
+                session,
+                vault,
+                actor_id=actor.id,
+                voice_id=voice.id,
+                data=Path(args.reference_audio).read_bytes(),
+            )
         version = grant_consent(
             session,
             voice=voice,
             terms=ConsentTerms(
-                allowed_uses=tuple(_csv(args.uses)),
+                signer_kind=SignerKind(args.signer_kind),
+                signer_name=args.signer_name or actor.name,
+                representation=Representation(args.representation),
+                use_description=args.use_description,
+                allowed_uses=tuple(uses),
+                excluded_categories=tuple(_csv(args.exclude)),
+                blocked_terms=tuple(_csv(args.block_terms)),
                 languages=tuple(_csv(args.languages) or [args.language]),
+                territories=tuple(_csv(args.territories) or ["WW"]),
+                allowed_studio_ids=tuple(_csv(args.studios)),
+                blocked_studio_ids=tuple(_csv(args.blocked_studios)),
+                requires_project_approval=args.approval_required,
                 currency=args.currency,
-                price_per_1k_chars_micros=args.price_per_1k_chars_micros,
+                prices_per_1k_chars_micros=dict.fromkeys(uses, args.price_per_1k_chars_micros),
+                minimum_per_line_micros=args.minimum_per_line_micros,
                 actor_share_bps=args.royalty_bps,
                 starts_at=day(args.starts) or utcnow(),
                 ends_at=day(args.ends),
-                allowed_studio_ids=tuple(_csv(args.studios)),
+                notice_period_days=args.notice_days,
             ),
-            changed_by=f"operator: {args.signed_by}",
+            changed_by=f"operator, signed by {args.signer_kind} {args.signer_name or actor.name}",
         )
+        if args.verified_in_person:
+            version = verify_in_person(
+                session, consent_id=version.consent_id, operator="cli", note=args.verified_in_person
+            )
         key = issue_api_key(session, actor_id=actor.id)
     print(f"actor {actor.id} '{actor.credited_name}'")
     print(f"voice {voice.id} ({voice.engine}/{voice.speaker}, {voice.language})")
     print(
-        f"consent {version.consent_id} version {version.version}: uses {', '.join(version.allowed_uses)}"
+        f"consent {version.consent_id} version {version.version}: uses {', '.join(version.allowed_uses)}; "
+        f"verification {version.verification.value}"
     )
+    if version.verification.value != "verified":
+        print("statement to record (upload with POST /v1/actor/consents/{id}/statement-recording):")
+        print(f"  {version.statement_text}")
     print(f"actor API key (shown once, give it to the actor or agency): {key.secret}")
     return 0
 
@@ -180,22 +215,44 @@ def build_parser() -> argparse.ArgumentParser:
         "--speaker", required=True, help="the engine's speaker, e.g. joe or jf_alpha"
     )
     onboard.add_argument("--language", required=True, help="the voice's language, e.g. en or ja")
+    onboard.add_argument("--reference-audio", help="WAV of the actor's voice (stored encrypted)")
+    onboard.add_argument("--signer-kind", choices=["actor", "agency", "estate"], default="actor")
+    onboard.add_argument("--signer-name", help="who signs (default: the actor)")
+    onboard.add_argument(
+        "--representation", choices=["none", "union", "legal", "union_and_legal"], default="none"
+    )
+    onboard.add_argument(
+        "--use-description", required=True, help="specific description of intended uses"
+    )
     onboard.add_argument(
         "--uses", required=True, help="comma-separated; dubbing only if the actor chose it"
     )
+    onboard.add_argument("--exclude", help="comma-separated excluded content categories")
+    onboard.add_argument("--block-terms", help="comma-separated terms the actor blocks")
     onboard.add_argument(
         "--languages", help="comma-separated consented languages (default: --language)"
     )
+    onboard.add_argument("--territories", help="comma-separated ISO 3166 codes, or WW (default)")
     onboard.add_argument(
         "--studios", help="comma-separated studio ids allowed (default: every studio)"
     )
+    onboard.add_argument("--blocked-studios", help="comma-separated studio ids refused")
+    onboard.add_argument(
+        "--approval-required", action="store_true", help="each project needs the actor's approval"
+    )
     onboard.add_argument("--currency", required=True, help="ISO 4217, e.g. JPY")
-    onboard.add_argument("--price-per-1k-chars-micros", type=int, required=True)
+    onboard.add_argument(
+        "--price-per-1k-chars-micros", type=int, required=True, help="for every allowed use"
+    )
+    onboard.add_argument("--minimum-per-line-micros", type=int, default=0)
     onboard.add_argument("--royalty-bps", type=int, required=True, help="actor's share, 0-10000")
     onboard.add_argument("--starts", help="YYYY-MM-DD (default: now)")
     onboard.add_argument("--ends", help="YYYY-MM-DD (default: open-ended)")
+    onboard.add_argument("--notice-days", type=int, default=0, help="notice period for withdrawal")
     onboard.add_argument(
-        "--signed-by", default="the actor", help="who signed: the actor, an agency, an estate"
+        "--verified-in-person",
+        metavar="NOTE",
+        help="the operator checked the signer's identity in person",
     )
     statement = command(
         "statement", _cmd_statement, "Write an actor's royalty statement for a month as CSV."
@@ -203,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     statement.add_argument("--actor", required=True, help="actor id (act_…)")
     statement.add_argument("--period", required=True, help="YYYY-MM")
     statement.add_argument("--out", help="file to write (default: standard output)")
+    add_consent_commands(commands)
     demo = command(
         "demo", _cmd_demo, "Seed demo data, run a bilingual script through the whole path, serve."
     )

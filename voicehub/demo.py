@@ -19,10 +19,15 @@ from typing import Any
 
 import httpx
 import uvicorn
+from sqlalchemy import select
 
 from api.app import create_app
-from consent.service import ConsentTerms, create_actor, grant_consent
+from consent.service import create_actor, grant_consent
+from consent.terms import ConsentTerms
+from models.engines import SynthesisSettings
+from models.tables import Voice
 from models.voices import register_voice
+from voicehub.audio import wav_bytes
 from voicehub.db import migrate, transaction, utcnow
 from voicehub.runtime import Runtime, activate, build_runtime
 from voicehub.settings import get_settings
@@ -78,6 +83,62 @@ class DemoData:
     actors: list[tuple[str, str, str, str]]  # (actor id, name, voice id, actor key)
 
 
+# Stand-ins for what each demo actor would record with their microphone: the
+# bundled voice itself reads a sample (the reference) and then the statement.
+REFERENCE_TEXT = {
+    "en": "This is how my voice sounds when I read a calm passage aloud for the reference.",
+    "ja": "これは参照用に、落ち着いた文章を読み上げたときの私の声です。",
+}
+
+
+def verify_actors(runtime: Runtime, http: httpx.Client, data: DemoData, output: Path) -> None:
+    """Each demo actor uploads reference audio and records their consent statement."""
+    with runtime.sessions() as session:
+        voices = {
+            v.id: v
+            for v in session.scalars(select(Voice).where(Voice.id.in_([a[2] for a in data.actors])))
+        }
+    for _, name, voice_id, actor_key in data.actors:
+        voice = voices[voice_id]
+        headers = {"Authorization": f"Bearer {actor_key}"}
+
+        def speak(text: str, voice: Voice = voice) -> bytes:
+            engine = runtime.engines.get(voice.engine)
+            result = engine.synthesize(text, speaker=voice.speaker, settings=SynthesisSettings())
+            return wav_bytes(result.audio, result.sample_rate)
+
+        _check(
+            http.post(
+                f"/v1/actor/voices/{voice_id}/reference-audio",
+                content=speak(REFERENCE_TEXT[voice.language]),
+                headers={**headers, "Content-Type": "audio/wav"},
+            )
+        )
+        consent = _check(http.get("/v1/actor/consents", headers=headers))["data"][0]
+        statement = _check(
+            http.get(f"/v1/actor/consents/{consent['id']}/statement", headers=headers)
+        )
+        result = _check(
+            http.post(
+                f"/v1/actor/consents/{consent['id']}/statement-recording",
+                content=speak(statement["text"]),
+                headers={**headers, "Content-Type": "audio/wav"},
+            )
+        )
+        attempt = result["attempt"]
+        print(
+            f"  {name}: statement recorded, speaker match {attempt['score']:.2f} → {attempt['decision']}"
+        )
+        receipt = _check(http.get(f"/v1/actor/consents/{consent['id']}/receipt", headers=headers))
+        receipts = output / "receipts"
+        receipts.mkdir(parents=True, exist_ok=True)
+        path = receipts / f"{consent['id']}.json"
+        path.write_text(json.dumps(receipt, ensure_ascii=False, indent=2), "utf-8")
+        print(
+            f"    signed consent receipt → {path} (check: voicehub consent verify-receipt {path})"
+        )
+
+
 def seed(runtime: Runtime) -> DemoData:
     """The demo studio and actors, every name marked as demo data."""
     actors: list[tuple[str, str, str, str]] = []
@@ -110,13 +171,17 @@ def seed(runtime: Runtime) -> DemoData:
                 session,
                 voice=voice,
                 terms=ConsentTerms(
+                    signer_name=name,
+                    use_description="Characters in animated series and games produced by the demo studio.",
                     allowed_uses=("animation", "games"),
+                    excluded_categories=("politics",),
                     languages=(language,),
                     currency=currency,
-                    price_per_1k_chars_micros=price,
+                    prices_per_1k_chars_micros={"animation": price, "games": price},
                     actor_share_bps=7000,
                     starts_at=utcnow() - dt.timedelta(days=1),
                     ends_at=utcnow() + dt.timedelta(days=365),
+                    notice_period_days=30,
                 ),
                 changed_by="demo seed",
             )
@@ -250,15 +315,18 @@ def run_demo(*, output: Path, host: str, port: int, serve: bool, fresh: bool) ->
             return 1
         time.sleep(0.05)
     base_url = f"http://{host}:{port}"
-    print(f"4. API up at {base_url} (docs at {base_url}/docs); acting as the studio:")
+    print(f"4. API up at {base_url} (docs at {base_url}/docs); the actors verify their consent:")
     try:
+        with httpx.Client(base_url=base_url, timeout=300) as http:
+            verify_actors(runtime, http, data, output)
+        print("5. acting as the studio:")
         drive(base_url, data, output)
         (output / "demo-keys.txt").write_text(
             f"studio API key: {data.studio_key}\n"
             + "".join(f"actor {a} ({n}) API key: {k}\n" for a, n, _, k in data.actors),
             "utf-8",
         )
-        print(f"5. done. Demo API keys are in {output / 'demo-keys.txt'}.")
+        print(f"6. done. Demo API keys are in {output / 'demo-keys.txt'}.")
         if serve:
             print(
                 f"Serving {base_url} until Ctrl-C. Try: curl -H 'Authorization: Bearer <studio key>' {base_url}/v1/voices"

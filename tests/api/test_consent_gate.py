@@ -53,7 +53,7 @@ def test_revoking_through_the_api_stops_the_very_next_synthesis(
     )
     assert revoked.status_code == 200, revoked.text
     assert revoked.json()["current"]["status"] == "revoked"
-    assert revoked.json()["current"]["version"] == 2
+    assert revoked.json()["current"]["version"] == 3  # granted, verified, revoked
 
     status, body = _synthesize(client, studio, project.line_ids[0])
     assert status == 403
@@ -64,7 +64,11 @@ def test_revoking_through_the_api_stops_the_very_next_synthesis(
     history = client.get(
         f"/v1/actor/consents/{voice.consent_id}/versions", headers=voice.actor_headers
     ).json()
-    assert [v["status"] for v in history["data"]] == ["active", "revoked"]
+    assert [(v["status"], v["verification"]) for v in history["data"]] == [
+        ("active", "pending"),
+        ("active", "verified"),
+        ("revoked", "verified"),
+    ]
     again = client.post(
         f"/v1/actor/consents/{voice.consent_id}/resume", headers=voice.actor_headers
     )
@@ -212,6 +216,7 @@ class RevokingDuringSynthesis:
         with transaction(self.runtime.sessions) as session:
             change_status(
                 session,
+                self.runtime.consent_effects,
                 actor_id=self.actor_id,
                 consent_id=self.consent_id,
                 status=ConsentStatus.REVOKED,
