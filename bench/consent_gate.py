@@ -68,8 +68,8 @@ def main() -> None:
         def gate_once() -> float:
             start = time.perf_counter()
             with runtime.sessions() as session:
-                consent_gate(session, request)
-                consent_gate(session, request, lock=True)
+                allowed = consent_gate(session, request)
+                consent_gate(session, request, lock=True, passed=allowed)
                 session.rollback()
             return time.perf_counter() - start
 

@@ -49,12 +49,20 @@ class GateRequest:
 
 
 def consent_gate(
-    session: Session, request: GateRequest, *, now: dt.datetime | None = None, lock: bool = False
+    session: Session,
+    request: GateRequest,
+    *,
+    now: dt.datetime | None = None,
+    lock: bool = False,
+    passed: ConsentVersion | None = None,
 ) -> ConsentVersion:
     """The consent version that allows `request` now, or a `ConsentRefused` naming why.
 
     With `lock=True` the consent row is locked until the transaction ends, so a
     revocation cannot slip in between this check and the commit of the take.
+    `passed` is the version an earlier check of the same request allowed: if it
+    is still the version in force, its terms (scope, content) need no second
+    look, since versions never change; status, dates and approval always do.
     """
     now = now or utcnow()
     if lock:
@@ -75,8 +83,9 @@ def consent_gate(
         raise ConsentMissing("The actor has not given consent for this voice.")
     version = row[1]
     _check_status(session, version, request, now)
-    _check_scope(version, request)
-    _check_content(version, request.text)
+    if passed is None or passed.id != version.id:
+        _check_scope(version, request)
+        _check_content(version, request.text)
     if version.requires_project_approval:
         _check_approval(session, request)
     return version

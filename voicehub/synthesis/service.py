@@ -83,7 +83,7 @@ def synthesize_line(
         territories=project.territories,
         text=text,
     )
-    consent_gate(session, gate)
+    allowed = consent_gate(session, gate)
 
     engine = synthesizer.engines.get(voice.engine)
     if line.language not in engine.info.languages:
@@ -92,7 +92,7 @@ def synthesize_line(
         )
     result = engine.synthesize(text, speaker=voice.speaker, settings=SynthesisSettings(speed=speed))
 
-    version = consent_gate(session, gate, lock=True)
+    version = consent_gate(session, gate, lock=True, passed=allowed)
     take_id = new_id("take")
     take = Take(
         id=take_id,
