@@ -64,6 +64,9 @@ def add_consent_commands(subparsers: argparse._SubParsersAction[argparse.Argumen
     recording = commands.add_parser("recording", help=recording_help, description=recording_help)
     recording.add_argument("attempt", help="verification attempt id (vfy_…)")
     recording.add_argument("--out", required=True)
+    recording.add_argument(
+        "--reference-out", help="also write the voice's reference audio here, to compare the two"
+    )
     recording.set_defaults(handler=cmd_recording)
 
     in_person_help = "Verify a consent's signer whose identity an operator checked in person."
@@ -164,17 +167,25 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_recording(args: argparse.Namespace) -> int:
-    from consent.identity import evidence_recording
+    from consent.identity import evidence_recording, reference_of_attempt
     from voicehub.runtime import build_runtime
 
     runtime = build_runtime(get_settings(), engines=EngineRegistry({}))
     try:
         with transaction(runtime.sessions) as session:
             data = evidence_recording(session, runtime.vault, runtime.storage, args.attempt)
+            reference = (
+                reference_of_attempt(session, runtime.vault, args.attempt)
+                if args.reference_out
+                else None
+            )
     finally:
         runtime.close()
     Path(args.out).write_bytes(data)
     print(f"statement recording of {args.attempt} written to {args.out}")
+    if reference is not None:
+        Path(args.reference_out).write_bytes(reference)
+        print(f"the voice's reference audio written to {args.reference_out}")
     return 0
 
 

@@ -127,3 +127,15 @@ def consent_of_voice(session: Session, voice_id: str) -> Consent:
     if consent is None:
         raise ConsentMissing("The actor has not given consent for this voice.")
     return consent
+
+
+def reference_of_attempt(session: Session, vault: Vault, attempt_id: str) -> bytes:
+    """The reference audio an attempt was scored against (for the operator's review)."""
+    attempt = session.get(VerificationAttempt, attempt_id)
+    if attempt is None:
+        raise NotFound(f"No verification attempt {attempt_id}.")
+    version = session.get(ConsentVersion, attempt.consent_version_id)
+    assert version is not None
+    consent = session.get(Consent, version.consent_id)
+    assert consent is not None
+    return reference_audio(session, vault, consent.voice_id)

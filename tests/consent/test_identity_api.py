@@ -9,16 +9,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from consent.receipts import verify_receipt
-from consent.service import review_attempt
 from consent.tables import SignerKind
 from models.engines import SynthesisSettings
 from tests.factories import JAPANESE, SeededVoice, seed_voice
 from voicehub.audio import wav_bytes
-from voicehub.db import transaction
+from voicehub.cli import main
 from voicehub.runtime import Runtime
+from voicehub.settings import get_settings
 
 REFERENCE = (
     "This is a calm and steady passage, read aloud slowly for the reference recording of my voice."
@@ -115,7 +116,7 @@ def test_unusable_recordings_are_refused_with_the_reason(
 
 
 def test_between_the_thresholds_an_operator_decides(
-    client: TestClient, runtime: Runtime, tmp_path: Path
+    client: TestClient, runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runtime.settings.verify_accept_threshold = 0.99
     runtime.settings.verify_reject_threshold = 0.10
@@ -124,20 +125,44 @@ def test_between_the_thresholds_an_operator_decides(
     statement = client.get(
         f"/v1/actor/consents/{voice.consent_id}/statement", headers=voice.actor_headers
     ).json()
-    attempt = _record_statement(client, voice, _speak(runtime, "piper", "joe", statement["text"]))[
-        "attempt"
-    ]
-    assert attempt["decision"] == "operator_review"  # type: ignore[index]
+    recording = _speak(runtime, "piper", "joe", statement["text"])
+    attempt: dict[str, str] = _record_statement(client, voice, recording)["attempt"]  # type: ignore[assignment]
+    assert attempt["decision"] == "operator_review"
 
-    with transaction(runtime.sessions) as session:
-        verified = review_attempt(
-            session,
-            attempt_id=attempt["id"],
-            operator="ops@voicehub",
-            accept=True,
-            note="matches",  # type: ignore[index]
+    # The operator gets both recordings, then decides, with the real CLI.
+    for name, value in {
+        "VOICEHUB_DATABASE_URL": runtime.settings.resolved_database_url,
+        "VOICEHUB_DATA_DIR": str(runtime.settings.data_dir),
+        "VOICEHUB_QUEUE_URL": runtime.settings.queue_url,
+        "VOICEHUB_QUEUE_NAME": runtime.settings.queue_name,
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        out, ref = tmp_path / "statement.wav", tmp_path / "reference.wav"
+        exported = main(
+            ["consent", "recording", attempt["id"], "--out", str(out), "--reference-out", str(ref)]
         )
-    assert verified is not None and verified.verification.value == "verified"
+        assert exported == 0
+        assert out.read_bytes() == recording, "the evidence is the recording as uploaded"
+        assert ref.read_bytes()[:4] == b"RIFF" and ref.read_bytes() != recording
+        decided = main(
+            [
+                "consent",
+                "review",
+                attempt["id"],
+                "--accept",
+                "--operator",
+                "ops@voicehub",
+                "--note",
+                "ok",
+            ]
+        )
+        assert decided == 0
+    finally:
+        get_settings.cache_clear()
+    consent = client.get("/v1/actor/consents", headers=voice.actor_headers).json()["data"][0]
+    assert consent["current"]["verification"] == "verified"
 
     receipt = client.get(
         f"/v1/actor/consents/{voice.consent_id}/receipt", headers=voice.actor_headers
