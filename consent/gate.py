@@ -104,7 +104,7 @@ def _check_status(
             raise ConsentRevoked(
                 "The actor revoked consent for this voice; projects that used it before then "
                 f"may finish until {notice:%Y-%m-%dT%H:%M:%SZ}, new ones are refused.",
-                notice_ends_at=notice.isoformat(),
+                notice_ends_at=notice.isoformat().replace("+00:00", "Z"),
             )
     if version.status is ConsentStatus.EXPIRED:
         raise ConsentExpired(f"Consent for this voice ended on {version.created_at:%Y-%m-%d}.")

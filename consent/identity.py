@@ -9,7 +9,6 @@ reference audio is a voice artifact, destroyed with the voice's key.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -19,7 +18,7 @@ from consent.errors import ConsentMissing
 from consent.service import pending_version, record_verification
 from consent.speaker import SpeakerVerifier, decide
 from consent.tables import Consent, ConsentVersion, SignerKind, Verification, VerificationAttempt
-from consent.verification import read_recording
+from consent.verification import RecordingRejected, RejectionReason, read_recording
 from models.tables import Voice, VoiceArtifact
 from models.vault import Vault
 from voicehub.errors import Conflict, NotFound
@@ -54,6 +53,10 @@ def upload_reference_audio(
 
 
 def reference_audio(session: Session, vault: Vault, voice_id: str) -> bytes:
+    return vault.read_artifact(session, latest_reference(session, voice_id).id)
+
+
+def latest_reference(session: Session, voice_id: str) -> VoiceArtifact:
     artifact = session.scalar(
         select(VoiceArtifact)
         .where(VoiceArtifact.voice_id == voice_id, VoiceArtifact.kind == REFERENCE_AUDIO)
@@ -61,7 +64,7 @@ def reference_audio(session: Session, vault: Vault, voice_id: str) -> bytes:
     )
     if artifact is None:
         raise Conflict("Upload the voice's reference audio before recording the statement.")
-    return vault.read_artifact(session, artifact.id)
+    return artifact
 
 
 def submit_statement(
@@ -81,7 +84,20 @@ def submit_statement(
     """
     consent, version = pending_version(session, actor_id, consent_id)
     recording = read_recording(data)
-    reference = read_recording(reference_audio(session, vault, consent.voice_id), min_seconds=0.5)
+    replayed = session.scalar(
+        select(VerificationAttempt.id).where(
+            VerificationAttempt.recording_sha256 == recording.sha256
+        )
+    )
+    if replayed is not None:
+        # Without speech recognition the challenge words cannot be checked; a
+        # byte-identical recording, though, is certainly not a new one.
+        raise RecordingRejected(
+            "This exact recording was already submitted; record the statement again.",
+            reason=RejectionReason.REPLAYED,
+        )
+    artifact = latest_reference(session, consent.voice_id)
+    reference = read_recording(vault.read_artifact(session, artifact.id), min_seconds=0.5)
     score = verifier.similarity(recording, reference)
     decision, reason = decide(score, accept=thresholds.accept, reject=thresholds.reject)
     if version.signer_kind is not SignerKind.ACTOR:
@@ -99,7 +115,8 @@ def submit_statement(
         id=attempt_id,
         consent_version_id=version.id,
         recording_key=key,
-        recording_sha256=hashlib.sha256(data).hexdigest(),
+        recording_sha256=recording.sha256,
+        reference_artifact_id=artifact.id,
         duration_ms=round(recording.duration_seconds * 1000),
         score=round(score, 4),
         accept_threshold=thresholds.accept,
@@ -132,10 +149,6 @@ def consent_of_voice(session: Session, voice_id: str) -> Consent:
 def reference_of_attempt(session: Session, vault: Vault, attempt_id: str) -> bytes:
     """The reference audio an attempt was scored against (for the operator's review)."""
     attempt = session.get(VerificationAttempt, attempt_id)
-    if attempt is None:
-        raise NotFound(f"No verification attempt {attempt_id}.")
-    version = session.get(ConsentVersion, attempt.consent_version_id)
-    assert version is not None
-    consent = session.get(Consent, version.consent_id)
-    assert consent is not None
-    return reference_audio(session, vault, consent.voice_id)
+    if attempt is None or attempt.reference_artifact_id is None:
+        raise NotFound(f"No reference audio recorded for verification attempt {attempt_id}.")
+    return vault.read_artifact(session, attempt.reference_artifact_id)

@@ -237,7 +237,16 @@ def expire_and_shred_due(
             and version.notice_ends_at is not None
             and version.notice_ends_at <= now
         ):
-            voice = session.get(Voice, consent.voice_id)
+            # Several workers may sweep at once: shred under the consent row's lock,
+            # reading the voice afresh, so it happens (and is logged) once.
+            from consent.gate import lock_consent
+
+            lock_consent(session, consent.voice_id)
+            voice = session.scalar(
+                select(Voice)
+                .where(Voice.id == consent.voice_id)
+                .execution_options(populate_existing=True)
+            )
             if voice is not None and voice.shredded_at is None:
                 effects.shred(session, voice.id, f"notice period ended: {version.id}")
                 done.append(voice.id)
@@ -502,18 +511,27 @@ def review_attempt(
     attempt = session.get(VerificationAttempt, attempt_id, with_for_update=True)
     if attempt is None:
         raise NotFound(f"No verification attempt {attempt_id}.")
-    if attempt.decision is not Verification.OPERATOR_REVIEW:
-        raise Conflict(f"Attempt {attempt_id} is {attempt.decision.value}, not waiting for review.")
-    version = session.get(ConsentVersion, attempt.consent_version_id)
-    assert version is not None
-    consent = session.get(Consent, version.consent_id, with_for_update=True)
+    if attempt.decision is not Verification.OPERATOR_REVIEW or attempt.reviewed_at is not None:
+        raise Conflict(f"Attempt {attempt_id} is not waiting for review (already decided).")
+    recorded = session.get(ConsentVersion, attempt.consent_version_id)
+    assert recorded is not None
+    consent = session.get(Consent, recorded.consent_id, with_for_update=True)
     assert consent is not None
+    # A pause or resume while the review waited keeps the statement; new terms do not.
+    version = current_version(session, consent)
+    if version.challenge != recorded.challenge:
+        raise Conflict(
+            "The terms changed since this recording; the signer must record the new statement."
+        )
+    if version.verification is Verification.VERIFIED:
+        raise Conflict("This consent version is already verified.")
     decision = Verification.VERIFIED if accept else Verification.REJECTED
     reviewed = VerificationAttempt(
         id=new_id("vfy"),
         consent_version_id=version.id,
         recording_key=attempt.recording_key,
         recording_sha256=attempt.recording_sha256,
+        reference_artifact_id=attempt.reference_artifact_id,
         duration_ms=attempt.duration_ms,
         score=attempt.score,
         accept_threshold=attempt.accept_threshold,
@@ -584,7 +602,10 @@ def request_approval(
     if consent is None or consent.current_version == 0:
         return None
     version = current_version(session, consent)
-    if not version.requires_project_approval:
+    if not version.requires_project_approval or not _could_allow(
+        version, studio_id, use, territories
+    ):
+        # A project the terms cannot cover gets no request: synthesis names the reason.
         return None
     existing = session.scalar(
         select(ProjectApproval).where(
@@ -611,6 +632,15 @@ def request_approval(
     session.flush()
     _log_approval(session, approval, "approval.requested")
     return approval
+
+
+def _could_allow(version: ConsentVersion, studio_id: str, use: str, territories: list[str]) -> bool:
+    """Whether the terms could ever allow this project (use, studio, territories)."""
+    if use not in version.allowed_uses or studio_id in version.blocked_studio_ids:
+        return False
+    if version.allowed_studio_ids and studio_id not in version.allowed_studio_ids:
+        return False
+    return "WW" in version.territories or all(t in version.territories for t in territories)
 
 
 _APPROVAL_MOVES: dict[ApprovalStatus, set[ApprovalStatus]] = {

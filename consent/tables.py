@@ -152,7 +152,9 @@ class VerificationAttempt(Base):
     consent_version_id: Mapped[str] = mapped_column(ForeignKey("consent_versions.id"), index=True)
     # The recording is kept as evidence, encrypted under the platform's evidence key.
     recording_key: Mapped[str] = mapped_column(String(200))
-    recording_sha256: Mapped[str] = mapped_column(String(64))
+    recording_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # The reference audio the recording was scored against, if any.
+    reference_artifact_id: Mapped[str | None] = mapped_column(String(32))
     duration_ms: Mapped[int] = mapped_column(Integer)
     score: Mapped[float | None] = mapped_column(Float)
     accept_threshold: Mapped[float] = mapped_column(Float)

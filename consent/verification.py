@@ -303,6 +303,7 @@ class RejectionReason(enum.StrEnum):
     TOO_SHORT = "too_short"
     TOO_LONG = "too_long"
     SILENT = "silent"
+    REPLAYED = "replayed"
 
 
 class RecordingRejected(InvalidInput):

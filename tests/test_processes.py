@@ -129,3 +129,44 @@ def test_a_command_with_bad_input_says_why(runtime: Runtime) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "error (not_found): No actor act_x."
+
+
+def test_a_voice_registered_without_consent_gets_it_from_the_actor(
+    client: TestClient, runtime: Runtime
+) -> None:
+    out = _voicehub(
+        runtime,
+        "onboard-actor",
+        "--name", "Aoi Sato",
+        "--engine", "kokoro",
+        "--speaker", "jf_nezumi",
+        "--language", "ja",
+        "--no-consent",
+    )  # fmt: skip
+    voice_id = re.search(r"voice (voice_\w+)", out)
+    actor_key = re.search(r"(vh_live_\S+)", out)
+    assert voice_id and actor_key and "no consent recorded" in out, out
+    headers = {"Authorization": f"Bearer {actor_key.group(1)}"}
+    assert client.get("/v1/actor/voices", headers=headers).json()["data"][0]["consent_id"] is None
+    given = client.post(
+        f"/v1/actor/voices/{voice_id.group(1)}/consent",
+        json={
+            "signer_name": "Aoi Sato",
+            "use_description": "Side characters in TV anime, Japanese only, no advertising.",
+            "allowed_uses": ["animation"],
+            "languages": ["ja"],
+            "territories": ["JP"],
+            "currency": "JPY",
+            "prices_per_1k_chars_micros": {"animation": 3_000_000_000},
+            "actor_share_bps": 7000,
+        },
+        headers=headers,
+    )
+    assert given.status_code == 201, given.text
+    assert given.json()["current"]["verification"] == "pending"
+    assert (
+        "VoiceHub"
+        in client.get(f"/v1/actor/consents/{given.json()['id']}/statement", headers=headers).json()[
+            "text"
+        ]
+    )

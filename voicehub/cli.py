@@ -104,39 +104,47 @@ def _cmd_onboard_actor(args: argparse.Namespace) -> int:
                 voice_id=voice.id,
                 data=Path(args.reference_audio).read_bytes(),
             )
-        version = grant_consent(
-            session,
-            voice=voice,
-            terms=ConsentTerms(
-                signer_kind=SignerKind(args.signer_kind),
-                signer_name=args.signer_name or actor.name,
-                representation=Representation(args.representation),
-                use_description=args.use_description,
-                allowed_uses=tuple(uses),
-                excluded_categories=tuple(_csv(args.exclude)),
-                blocked_terms=tuple(_csv(args.block_terms)),
-                languages=tuple(_csv(args.languages) or [args.language]),
-                territories=tuple(_csv(args.territories) or ["WW"]),
-                allowed_studio_ids=tuple(_csv(args.studios)),
-                blocked_studio_ids=tuple(_csv(args.blocked_studios)),
-                requires_project_approval=args.approval_required,
-                currency=args.currency,
-                prices_per_1k_chars_micros=dict.fromkeys(uses, args.price_per_1k_chars_micros),
-                minimum_per_line_micros=args.minimum_per_line_micros,
-                actor_share_bps=args.royalty_bps,
-                starts_at=day(args.starts) or utcnow(),
-                ends_at=day(args.ends),
-                notice_period_days=args.notice_days,
-            ),
-            changed_by=f"operator, signed by {args.signer_kind} {args.signer_name or actor.name}",
+        version = (
+            None
+            if args.no_consent
+            else grant_consent(
+                session,
+                voice=voice,
+                terms=ConsentTerms(
+                    signer_kind=SignerKind(args.signer_kind),
+                    signer_name=args.signer_name or actor.name,
+                    representation=Representation(args.representation),
+                    use_description=args.use_description,
+                    allowed_uses=tuple(uses),
+                    excluded_categories=tuple(_csv(args.exclude)),
+                    blocked_terms=tuple(_csv(args.block_terms)),
+                    languages=tuple(_csv(args.languages) or [args.language]),
+                    territories=tuple(_csv(args.territories) or ["WW"]),
+                    allowed_studio_ids=tuple(_csv(args.studios)),
+                    blocked_studio_ids=tuple(_csv(args.blocked_studios)),
+                    requires_project_approval=args.approval_required,
+                    currency=args.currency,
+                    prices_per_1k_chars_micros=dict.fromkeys(uses, args.price_per_1k_chars_micros),
+                    minimum_per_line_micros=args.minimum_per_line_micros,
+                    actor_share_bps=args.royalty_bps,
+                    starts_at=day(args.starts) or utcnow(),
+                    ends_at=day(args.ends),
+                    notice_period_days=args.notice_days,
+                ),
+                changed_by=f"operator, signed by {args.signer_kind} {args.signer_name or actor.name}",
+            )
         )
-        if args.verified_in_person:
+        if args.verified_in_person and version is not None:
             version = verify_in_person(
                 session, consent_id=version.consent_id, operator="cli", note=args.verified_in_person
             )
         key = issue_api_key(session, actor_id=actor.id)
     print(f"actor {actor.id} '{actor.credited_name}'")
     print(f"voice {voice.id} ({voice.engine}/{voice.speaker}, {voice.language})")
+    if version is None:
+        print("no consent recorded: the actor gives it with POST /v1/actor/voices/{id}/consent")
+        print(f"actor API key (shown once, give it to the actor or agency): {key.secret}")
+        return 0
     print(
         f"consent {version.consent_id} version {version.version}: uses {', '.join(version.allowed_uses)}; "
         f"verification {version.verification.value}"
@@ -222,10 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--representation", choices=["none", "union", "legal", "union_and_legal"], default="none"
     )
     onboard.add_argument(
-        "--use-description", required=True, help="specific description of intended uses"
+        "--use-description", default="", help="specific description of intended uses"
     )
     onboard.add_argument(
-        "--uses", required=True, help="comma-separated; dubbing only if the actor chose it"
+        "--no-consent",
+        action="store_true",
+        help="register the voice only; the actor gives consent through the API",
+    )
+    onboard.add_argument(
+        "--uses", default="", help="comma-separated; dubbing only if the actor chose it"
     )
     onboard.add_argument("--exclude", help="comma-separated excluded content categories")
     onboard.add_argument("--block-terms", help="comma-separated terms the actor blocks")
@@ -240,12 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     onboard.add_argument(
         "--approval-required", action="store_true", help="each project needs the actor's approval"
     )
-    onboard.add_argument("--currency", required=True, help="ISO 4217, e.g. JPY")
+    onboard.add_argument("--currency", default="", help="ISO 4217, e.g. JPY")
     onboard.add_argument(
-        "--price-per-1k-chars-micros", type=int, required=True, help="for every allowed use"
+        "--price-per-1k-chars-micros", type=int, default=0, help="for every allowed use"
     )
     onboard.add_argument("--minimum-per-line-micros", type=int, default=0)
-    onboard.add_argument("--royalty-bps", type=int, required=True, help="actor's share, 0-10000")
+    onboard.add_argument("--royalty-bps", type=int, default=-1, help="actor's share, 0-10000")
     onboard.add_argument("--starts", help="YYYY-MM-DD (default: now)")
     onboard.add_argument("--ends", help="YYYY-MM-DD (default: open-ended)")
     onboard.add_argument("--notice-days", type=int, default=0, help="notice period for withdrawal")

@@ -39,9 +39,18 @@ class Settings(BaseSettings):
     # waits for an operator's review.
     verify_accept_threshold: float = Field(default=0.80, ge=0, le=1)
     verify_reject_threshold: float = Field(default=0.65, ge=0, le=1)
-    webhook_max_attempts: int = Field(default=8, ge=1)
-    webhook_retry_base_seconds: float = Field(default=2.0, gt=0)
+    # Backoff doubles from the base, capped at an hour: 12 attempts span about 2.4 hours.
+    webhook_max_attempts: int = Field(default=12, ge=1)
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> Settings:
+        if self.verify_reject_threshold > self.verify_accept_threshold:
+            raise ValueError(
+                "VOICEHUB_VERIFY_REJECT_THRESHOLD must not exceed VOICEHUB_VERIFY_ACCEPT_THRESHOLD"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_real_services(self) -> Settings:

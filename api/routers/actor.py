@@ -3,9 +3,11 @@ the off switch, receipts and royalty statements."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.deps import ActorConsent, ActorRead, RawBody, RuntimeDep, SessionDep
@@ -24,7 +26,13 @@ from api.schemas import (
     VerificationResultOut,
 )
 from consent import service
-from consent.identity import Thresholds, actor_voice, submit_statement, upload_reference_audio
+from consent.identity import (
+    REFERENCE_AUDIO,
+    Thresholds,
+    actor_voice,
+    submit_statement,
+    upload_reference_audio,
+)
 from consent.receipts import sign_receipt
 from consent.tables import (
     ApprovalStatus,
@@ -34,10 +42,11 @@ from consent.tables import (
     ProjectApproval,
     Representation,
     SignerKind,
+    Verification,
     VerificationAttempt,
 )
 from consent.terms import ConsentTerms
-from models.tables import Voice
+from models.tables import Voice, VoiceArtifact
 from voicehub.db import utcnow
 from voicehub.metering.statements import royalty_statement, statement_csv
 
@@ -166,6 +175,56 @@ def list_consents(session: SessionDep, caller: ActorRead) -> Page[ConsentOut]:
         .order_by(Consent.created_at, Consent.id)
     )
     return Page[ConsentOut](data=[consent_out(session, c) for c in rows], has_more=False)
+
+
+class VoiceOfActorOut(BaseModel):
+    id: str
+    name: str
+    language: str
+    engine: str
+    consent_id: str | None
+    has_reference_audio: bool
+    shredded_at: dt.datetime | None
+
+
+@router.get("/voices", summary="My voices, with their consent (if given) and reference audio")
+def list_my_voices(session: SessionDep, caller: ActorRead) -> Page[VoiceOfActorOut]:
+    voices = list(
+        session.scalars(
+            select(Voice)
+            .where(Voice.actor_id == caller.actor_id)
+            .order_by(Voice.created_at, Voice.id)
+        )
+    )
+    ids = [v.id for v in voices]
+    consents: dict[str, str] = {
+        voice_id: consent_id
+        for voice_id, consent_id in session.execute(
+            select(Consent.voice_id, Consent.id).where(Consent.voice_id.in_(ids))
+        )
+    }
+    referenced = set(
+        session.scalars(
+            select(VoiceArtifact.voice_id).where(
+                VoiceArtifact.voice_id.in_(ids), VoiceArtifact.kind == REFERENCE_AUDIO
+            )
+        )
+    )
+    return Page[VoiceOfActorOut](
+        data=[
+            VoiceOfActorOut(
+                id=v.id,
+                name=v.name,
+                language=v.language,
+                engine=v.engine,
+                consent_id=consents.get(v.id),
+                has_reference_audio=v.id in referenced,
+                shredded_at=v.shredded_at,
+            )
+            for v in voices
+        ],
+        has_more=False,
+    )
 
 
 @router.post(
@@ -386,12 +445,14 @@ def get_receipt(
     """The terms in force, the statement and the verification result, signed with Ed25519."""
     consent = service.get_actor_consent(session, caller.actor_id, consent_id)
     version = service.current_version(session, consent)
+    # The attempt that verified these terms: same statement (challenge), decided "verified".
     attempt = session.scalar(
         select(VerificationAttempt)
+        .join(ConsentVersion, ConsentVersion.id == VerificationAttempt.consent_version_id)
         .where(
-            VerificationAttempt.consent_version_id.in_(
-                select(ConsentVersion.id).where(ConsentVersion.consent_id == consent.id)
-            )
+            ConsentVersion.consent_id == consent.id,
+            ConsentVersion.challenge == version.challenge,
+            VerificationAttempt.decision == Verification.VERIFIED,
         )
         .order_by(VerificationAttempt.created_at.desc(), VerificationAttempt.id.desc())
     )
@@ -401,12 +462,15 @@ def get_receipt(
         "actor_id": consent.actor_id,
         "voice_id": consent.voice_id,
         "consent_id": consent.id,
+        "version": version.version,
+        "consent_version_id": version.id,
         "terms": service.version_summary(version),
-        "verification": None
-        if attempt is None
+        "verification": {"status": version.verification.value}
+        if attempt is None or version.verification is not Verification.VERIFIED
         else {
+            "status": "verified",
             "attempt_id": attempt.id,
-            "decision": attempt.decision.value,
+            "verified_version_id": attempt.consent_version_id,
             "score": attempt.score,
             "accept_threshold": attempt.accept_threshold,
             "reject_threshold": attempt.reject_threshold,
@@ -422,7 +486,9 @@ def get_receipt(
 def list_approvals(
     session: SessionDep,
     caller: ActorRead,
-    status_filter: Annotated[str | None, Query(alias="status")] = None,
+    status_filter: Annotated[
+        Literal["pending", "approved", "declined", "revoked"] | None, Query(alias="status")
+    ] = None,
 ) -> Page[ApprovalOut]:
     query = select(ProjectApproval).where(ProjectApproval.actor_id == caller.actor_id)
     if status_filter is not None:

@@ -166,6 +166,7 @@ def upgrade() -> None:
     sa.Column('consent_version_id', sa.String(length=32), nullable=False),
     sa.Column('recording_key', sa.String(length=200), nullable=False),
     sa.Column('recording_sha256', sa.String(length=64), nullable=False),
+    sa.Column('reference_artifact_id', sa.String(length=32), nullable=True),
     sa.Column('duration_ms', sa.Integer(), nullable=False),
     sa.Column('score', sa.Float(), nullable=True),
     sa.Column('accept_threshold', sa.Float(), nullable=False),
@@ -181,6 +182,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('verification_attempts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_verification_attempts_consent_version_id'), ['consent_version_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_verification_attempts_recording_sha256'), ['recording_sha256'], unique=False)
 
     with op.batch_alter_table('characters', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cast_at', voicehub.db.UTCDateTime(timezone=True), nullable=True))
@@ -263,6 +265,7 @@ def downgrade() -> None:
         batch_op.drop_column('cast_at')
 
     with op.batch_alter_table('verification_attempts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_verification_attempts_recording_sha256'))
         batch_op.drop_index(batch_op.f('ix_verification_attempts_consent_version_id'))
 
     op.drop_table('verification_attempts')

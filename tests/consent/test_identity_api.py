@@ -214,3 +214,63 @@ def test_an_agency_signature_always_goes_to_an_operator(
     ]
     assert attempt["decision"] == "operator_review"  # type: ignore[index]
     assert "agency" in attempt["reason"]  # type: ignore[index, operator]
+
+
+def test_a_replayed_recording_is_refused(client: TestClient, runtime: Runtime) -> None:
+    voice = seed_voice(runtime, verified=False)
+    _upload_reference(client, runtime, voice)
+    impostor = _speak(
+        runtime,
+        "kokoro",
+        "jf_alpha",
+        "私は、この声の使用に同意します。録音はボイスハブのためのものです。",
+    )
+    assert _record_statement(client, voice, impostor)["attempt"]["decision"] == "rejected"  # type: ignore[index]
+    again = _record_statement(client, voice, impostor)
+    assert (again["code"], again["reason"]) == ("recording_rejected", "replayed")
+
+
+def test_the_receipt_never_pairs_new_terms_with_an_old_verification(
+    client: TestClient, runtime: Runtime
+) -> None:
+    voice = seed_voice(runtime)
+    key = client.get("/v1/receipt-key").json()["public_key_pem"].encode()
+    before = verify_receipt(
+        client.get(
+            f"/v1/actor/consents/{voice.consent_id}/receipt", headers=voice.actor_headers
+        ).json(),
+        key,
+    )
+    assert before["verification"]["status"] == "verified" and before["version"] == 2
+    current = before["terms"]
+    client.post(
+        f"/v1/actor/consents/{voice.consent_id}/versions",
+        json={
+            "signer_name": current["signer_name"],
+            "use_description": current["use_description"],
+            "allowed_uses": ["animation"],
+            "languages": ["en"],
+            "currency": "JPY",
+            "prices_per_1k_chars_micros": {"animation": 5},
+            "actor_share_bps": 8000,
+        },
+        headers=voice.actor_headers,
+    )
+    after = verify_receipt(
+        client.get(
+            f"/v1/actor/consents/{voice.consent_id}/receipt", headers=voice.actor_headers
+        ).json(),
+        key,
+    )
+    assert after["version"] == 3 and after["terms"]["actor_share_bps"] == 8000
+    assert after["verification"] == {"status": "pending"}
+
+
+def test_actor_listings_and_bad_filters(client: TestClient, runtime: Runtime) -> None:
+    voice = seed_voice(runtime)
+    mine = client.get("/v1/actor/voices", headers=voice.actor_headers).json()["data"]
+    assert [(v["id"], v["consent_id"], v["has_reference_audio"]) for v in mine] == [
+        (voice.voice_id, voice.consent_id, False)
+    ]
+    bad = client.get("/v1/actor/approvals", params={"status": "bogus"}, headers=voice.actor_headers)
+    assert bad.status_code == 422 and bad.json()["code"] == "validation_error"

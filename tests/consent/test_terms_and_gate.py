@@ -245,3 +245,43 @@ def test_every_change_is_in_the_log(client: TestClient, runtime: Runtime) -> Non
     assert "verification.attempt" in events
     assert events[-2:] == ["consent.paused", "consent.resumed"]
     assert versions == 4  # granted, verified, paused, resumed
+
+
+def test_no_approval_request_for_a_project_the_terms_cannot_cover(
+    client: TestClient, runtime: Runtime
+) -> None:
+    studio = seed_studio(runtime)
+    voice = seed_voice(runtime, requires_project_approval=True, territories=("JP",))
+    response = client.post(
+        "/v1/projects",
+        json={"name": "Abroad", "language": "en", "use": "animation", "territories": ["FR"]},
+        headers=studio.headers,
+    )
+    project_id = response.json()["id"]
+    client.post(
+        f"/v1/projects/{project_id}/script", json={"cuts": one_line()}, headers=studio.headers
+    )
+    cast = client.post(
+        f"/v1/projects/{project_id}/cast",
+        json={"character": "KEN", "voice_id": voice.voice_id},
+        headers=studio.headers,
+    ).json()
+    assert cast["approval"] is None
+    assert client.get("/v1/actor/approvals", headers=voice.actor_headers).json()["data"] == []
+    line_id = client.get(f"/v1/projects/{project_id}/cuts", headers=studio.headers).json()["data"][
+        0
+    ]["lines"][0]["id"]
+    assert _take(client, studio, line_id)[1]["field"] == "territory"
+
+
+def test_thresholds_must_be_in_order() -> None:
+    from pydantic import ValidationError
+
+    from voicehub.settings import Settings
+
+    try:
+        Settings(verify_accept_threshold=0.5, verify_reject_threshold=0.7)
+    except ValidationError as error:
+        assert "must not exceed" in str(error)
+    else:
+        raise AssertionError("a reject threshold above the accept threshold was accepted")
