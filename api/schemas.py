@@ -7,6 +7,8 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from consent.tables import ProjectApproval
+
 T = TypeVar("T")
 
 
@@ -111,6 +113,23 @@ class ApprovalOut(BaseModel):
     note: str
     decided_at: dt.datetime | None
     created_at: dt.datetime
+
+    @classmethod
+    def of(cls, approval: ProjectApproval) -> ApprovalOut:
+        return cls(
+            id=approval.id,
+            project_id=approval.project_id,
+            voice_id=approval.voice_id,
+            character=approval.character_name,
+            use=approval.use,
+            use_description=approval.use_description,
+            expected_lines=approval.expected_lines,
+            territories=approval.territories,
+            status=approval.status.value,
+            note=approval.note,
+            decided_at=approval.decided_at,
+            created_at=approval.created_at,
+        )
 
 
 class CharacterOut(BaseModel):

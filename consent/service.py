@@ -276,6 +276,70 @@ def _new_terms_version(
         territories=list(terms.territories),
         ends_at=terms.ends_at,
     )
+    return _write_version(
+        session,
+        consent,
+        terms,
+        status=status,
+        verification=Verification.PENDING,
+        statement_text=statement.text,
+        challenge=statement.challenge,
+        notice_ends_at=None,
+        changed_by=changed_by,
+        reason=reason,
+        event="consent.terms",
+    )
+
+
+def _normalized(terms: Any) -> list[str]:
+    from consent.content import normalize_terms
+
+    return list(normalize_terms(terms))
+
+
+def _append_version(
+    session: Session,
+    consent: Consent,
+    previous: ConsentVersion,
+    *,
+    event: str,
+    changed_by: str,
+    reason: str,
+    status: ConsentStatus | None = None,
+    verification: Verification | None = None,
+    notice_ends_at: dt.datetime | None = None,
+) -> ConsentVersion:
+    """A new version that keeps `previous`'s terms and statement, changing status or verification."""
+    return _write_version(
+        session,
+        consent,
+        terms_of(previous),
+        status=status or previous.status,
+        verification=verification or previous.verification,
+        statement_text=previous.statement_text,
+        challenge=previous.challenge,
+        notice_ends_at=notice_ends_at,
+        changed_by=changed_by,
+        reason=reason,
+        event=event,
+    )
+
+
+def _write_version(
+    session: Session,
+    consent: Consent,
+    terms: ConsentTerms,
+    *,
+    status: ConsentStatus,
+    verification: Verification,
+    statement_text: str,
+    challenge: str,
+    notice_ends_at: dt.datetime | None,
+    changed_by: str,
+    reason: str,
+    event: str,
+) -> ConsentVersion:
+    """Append the next version of `consent` and log it: the one place versions are made."""
     consent.current_version += 1
     version = ConsentVersion(
         id=new_id("cnv"),
@@ -301,69 +365,10 @@ def _new_terms_version(
         starts_at=terms.starts_at,
         ends_at=terms.ends_at,
         notice_period_days=terms.notice_period_days,
-        notice_ends_at=None,
-        statement_text=statement.text,
-        challenge=statement.challenge,
-        verification=Verification.PENDING,
-        changed_by=changed_by,
-        reason=reason,
-        created_at=utcnow(),
-    )
-    session.add(version)
-    session.flush()
-    _log(session, consent, version, "consent.terms")
-    return version
-
-
-def _normalized(terms: Any) -> list[str]:
-    from consent.content import normalize_terms
-
-    return list(normalize_terms(terms))
-
-
-def _append_version(
-    session: Session,
-    consent: Consent,
-    previous: ConsentVersion,
-    *,
-    event: str,
-    changed_by: str,
-    reason: str,
-    status: ConsentStatus | None = None,
-    verification: Verification | None = None,
-    notice_ends_at: dt.datetime | None = None,
-) -> ConsentVersion:
-    """A new version that keeps `previous`'s terms and statement, changing status or verification."""
-    terms = terms_of(previous)
-    consent.current_version += 1
-    version = ConsentVersion(
-        id=new_id("cnv"),
-        consent_id=consent.id,
-        version=consent.current_version,
-        status=status or previous.status,
-        signer_kind=terms.signer_kind,
-        signer_name=terms.signer_name,
-        representation=terms.representation,
-        use_description=terms.use_description,
-        allowed_uses=list(terms.allowed_uses),
-        excluded_categories=list(terms.excluded_categories),
-        blocked_terms=list(terms.blocked_terms),
-        languages=list(terms.languages),
-        territories=list(terms.territories),
-        allowed_studio_ids=list(terms.allowed_studio_ids),
-        blocked_studio_ids=list(terms.blocked_studio_ids),
-        requires_project_approval=terms.requires_project_approval,
-        currency=terms.currency,
-        prices_per_1k_chars_micros=dict(terms.prices_per_1k_chars_micros),
-        minimum_per_line_micros=terms.minimum_per_line_micros,
-        actor_share_bps=terms.actor_share_bps,
-        starts_at=terms.starts_at,
-        ends_at=terms.ends_at,
-        notice_period_days=terms.notice_period_days,
         notice_ends_at=notice_ends_at,
-        statement_text=previous.statement_text,
-        challenge=previous.challenge,
-        verification=verification or previous.verification,
+        statement_text=statement_text,
+        challenge=challenge,
+        verification=verification,
         changed_by=changed_by,
         reason=reason,
         created_at=utcnow(),

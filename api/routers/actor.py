@@ -105,23 +105,6 @@ def consent_out(session: SessionDep, consent: Consent) -> ConsentOut:
     )
 
 
-def approval_out(approval: ProjectApproval) -> ApprovalOut:
-    return ApprovalOut(
-        id=approval.id,
-        project_id=approval.project_id,
-        voice_id=approval.voice_id,
-        character=approval.character_name,
-        use=approval.use,
-        use_description=approval.use_description,
-        expected_lines=approval.expected_lines,
-        territories=approval.territories,
-        status=approval.status.value,
-        note=approval.note,
-        decided_at=approval.decided_at,
-        created_at=approval.created_at,
-    )
-
-
 def attempt_out(attempt: VerificationAttempt) -> VerificationAttemptOut:
     return VerificationAttemptOut(
         id=attempt.id,
@@ -494,7 +477,7 @@ def list_approvals(
     if status_filter is not None:
         query = query.where(ProjectApproval.status == ApprovalStatus(status_filter))
     rows = session.scalars(query.order_by(ProjectApproval.created_at, ProjectApproval.id))
-    return Page[ApprovalOut](data=[approval_out(a) for a in rows], has_more=False)
+    return Page[ApprovalOut](data=[ApprovalOut.of(a) for a in rows], has_more=False)
 
 
 def _decide(
@@ -513,7 +496,7 @@ def _decide(
         status=new_status,
         note=(body or ApprovalDecisionIn()).note,
     )
-    return approval_out(approval)
+    return ApprovalOut.of(approval)
 
 
 @router.post("/approvals/{approval_id}/approve", summary="Approve a project")

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import func, select
 
 from api.deps import IdempotencyDep, RawBody, RuntimeDep, SessionDep, StudioRead, StudioSynthesize
-from api.routers.actor import approval_out
 from api.schemas import (
+    ApprovalOut,
     CastIn,
     CharacterOut,
     CutOut,
@@ -206,7 +206,7 @@ def cast_character(
         project_id=character.project_id,
         name=character.name,
         voice_id=character.voice_id,
-        approval=None if approval is None else approval_out(approval),
+        approval=None if approval is None else ApprovalOut.of(approval),
     )
 
 
