@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from api.problems import IdempotentReplay
 from voicehub import idempotency
 from voicehub.db import transaction
-from voicehub.errors import Forbidden
+from voicehub.errors import Forbidden, PayloadTooLarge
 from voicehub.runtime import Runtime
 from voicehub.tenancy.service import Principal, authenticate
 
@@ -129,10 +129,35 @@ class Idempotency:
         )
 
 
+async def get_raw_body(request: Request, runtime: RuntimeDep) -> bytes:
+    """The request body as bytes, read without blocking a worker thread, within the size limit.
+
+    A declared Content-Length over the limit is refused before anything is read;
+    a body streamed without one is cut off as soon as it passes the limit.
+    """
+    limit = runtime.settings.max_upload_bytes
+    too_large = PayloadTooLarge(
+        f"The request body is over the limit of {limit} bytes.", limit=limit
+    )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+RawBody = Annotated[bytes, Depends(get_raw_body)]
+
+
 async def get_idempotency(
-    request: Request, idempotency_key: Annotated[str | None, Header()] = None
+    request: Request, body: RawBody, idempotency_key: Annotated[str | None, Header()] = None
 ) -> Idempotency:
-    body = await request.body()
     return Idempotency(
         key=idempotency_key,
         fingerprint=idempotency.fingerprint(
@@ -142,11 +167,3 @@ async def get_idempotency(
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
-
-
-async def get_raw_body(request: Request) -> bytes:
-    """The request body as bytes, read without blocking a worker thread."""
-    return await request.body()
-
-
-RawBody = Annotated[bytes, Depends(get_raw_body)]

@@ -61,6 +61,12 @@ class ScriptTooLarge(VoiceHubError):
     title = "The script is too large"
 
 
+class PayloadTooLarge(VoiceHubError):
+    status = 413
+    code = "payload_too_large"
+    title = "The request body is too large"
+
+
 class CharacterNotCast(Conflict):
     code = "character_not_cast"
     title = "The character has no voice"

@@ -46,6 +46,13 @@ def _sweep_consents() -> None:
         expire_and_shred_due(session, runtime.consent_effects)
 
 
+def _redrive_webhooks() -> None:
+    from voicehub.notifications.tasks import redrive_stalled
+    from voicehub.runtime import current
+
+    redrive_stalled(current())
+
+
 class EmbeddedConsumer(Consumer):  # type: ignore[misc]
     """A consumer that runs inside another process (the API server, the demo).
 
@@ -74,6 +81,9 @@ class JobQueue:
         self._consent_sweep: TaskWrapper = huey.periodic_task(
             crontab(minute="*"), name="voicehub.consent_sweep"
         )(_sweep_consents)
+        self._webhook_redrive: TaskWrapper = huey.periodic_task(
+            crontab(minute="*/5"), name="voicehub.webhook_redrive"
+        )(_redrive_webhooks)
 
     def enqueue_synthesis_job(self, session: Session, job_id: str) -> None:
         """Queue the job once `session` commits; a rollback drops it."""

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     max_line_chars: int = Field(default=1000, ge=1)
     max_script_bytes: int = Field(default=2_000_000, ge=1)
     max_script_lines: int = Field(default=5000, ge=1)
+    # Any request body (scripts, WAV uploads) larger than this is refused before it is read.
+    max_upload_bytes: int = Field(default=50_000_000, ge=1)
     engines: str = "piper,kokoro"
     # Envelope key for per-voice data keys and evidence (base64 of 32 bytes).
     # Development creates one under data_dir/keys; production must set it.

@@ -148,3 +148,31 @@ def test_request_validation_is_a_problem_with_fields(client: TestClient, runtime
         client.get("/v1/usage", params={"period": "2026-13"}, headers=studio.headers).json()["code"]
         == "invalid_input"
     )
+
+
+def test_bodies_over_the_upload_limit_are_refused(client: TestClient, runtime: Runtime) -> None:
+    runtime.settings.max_upload_bytes = 2_000
+    studio = seed_studio(runtime)
+    voice = seed_voice(runtime)
+    project_id = _project(client, studio.headers)
+    big = client.post(
+        f"/v1/projects/{project_id}/script",
+        content=b"1\n00:00:01,000 --> 00:00:02,000\nKEN: " + b"a" * 5_000 + b"\n",
+        headers={**studio.headers, "Content-Type": "application/x-subrip"},
+    )
+    assert big.status_code == 413 and big.json()["code"] == "payload_too_large"
+    wav = client.post(
+        f"/v1/actor/voices/{voice.voice_id}/reference-audio",
+        content=b"RIFF" + b"\0" * 10_000,
+        headers={**voice.actor_headers, "Content-Type": "audio/wav"},
+    )
+    assert wav.status_code == 413
+    assert _nothing_imported(runtime)
+    small = client.post(
+        f"/v1/projects/{project_id}/script",
+        content=b"1\n00:00:01,000 --> 00:00:02,000\nKEN: Fine.\n",
+        headers={**studio.headers, "Content-Type": "application/x-subrip", "Idempotency-Key": "s1"},
+    )
+    assert small.status_code == 201, (
+        "a body under the limit is read once, for the import and its key"
+    )

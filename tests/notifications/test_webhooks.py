@@ -18,7 +18,7 @@ from sqlalchemy import select
 from api.app import create_app
 from api.routers import events, webhooks
 from tests.factories import SeededStudio, seed_studio
-from voicehub.db import transaction
+from voicehub.db import transaction, utcnow
 from voicehub.notifications.service import (
     create_endpoint,
     delete_endpoint,
@@ -428,3 +428,20 @@ def test_adding_an_endpoint_needs_the_synthesize_scope(api: TestClient, runtime:
     )
     assert response.status_code == 403
     assert api.get("/v1/events", headers=reader.headers).status_code == 200
+
+
+def test_stalled_deliveries_are_queued_again(runtime: Runtime) -> None:
+    from voicehub.notifications.tasks import redrive_stalled
+
+    studio = seed_studio(runtime)
+    with transaction(runtime.sessions) as session:
+        create_endpoint(session, studio.id, "http://127.0.0.1:9/hook")
+        emit_event(session, runtime.queue, studio_id=studio.id, type="consent.paused", data={})
+    runtime.queue.huey.flush()  # the queued delivery is lost, as if the worker had died
+    assert runtime.queue.pending() == 0
+    assert redrive_stalled(runtime) == [], "not overdue yet"
+
+    stalled = redrive_stalled(runtime, now=utcnow() + dt.timedelta(minutes=10))
+
+    assert len(stalled) == 1
+    assert runtime.queue.huey.scheduled_count() + runtime.queue.pending() == 1

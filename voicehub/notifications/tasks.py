@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import or_, select, update
 
 from voicehub.db import transaction, utcnow
 from voicehub.ids import new_id
@@ -159,3 +159,31 @@ def _post(claim: _Claim, timeout_seconds: float) -> _Outcome:
         error = f"{type(exc).__name__}: {exc}"[:2000]
     duration_ms = round((time.monotonic() - started) * 1000)
     return _Outcome(status_code, error, duration_ms)
+
+
+def redrive_stalled(
+    runtime: Runtime, *, now: dt.datetime | None = None, grace_seconds: float = 300
+) -> list[str]:
+    """Queue again every pending delivery whose attempt is overdue by more than the grace.
+
+    A worker that died mid-attempt, or a queue that was down when a retry was
+    scheduled, would otherwise leave a delivery pending forever. The attempt
+    claim in `deliver_webhook` makes a duplicate run harmless.
+    """
+    now = now or utcnow()
+    overdue = now - dt.timedelta(seconds=grace_seconds)
+    with transaction(runtime.sessions) as session:
+        stalled = list(
+            session.scalars(
+                select(WebhookDelivery.id).where(
+                    WebhookDelivery.status == PENDING,
+                    or_(
+                        WebhookDelivery.next_attempt_at < overdue,
+                        (WebhookDelivery.attempts == 0) & (WebhookDelivery.created_at < overdue),
+                    ),
+                )
+            )
+        )
+    for delivery_id in stalled:
+        runtime.queue.schedule_webhook_delivery(delivery_id, 0)
+    return stalled
