@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
+from consent.speaker import SpeakerVerifier
 from models.engines.registry import EngineRegistry
 from voicehub.db import migrate
 from voicehub.runtime import Runtime, activate, build_runtime
@@ -74,6 +75,14 @@ def engines() -> EngineRegistry:
     return EngineRegistry.load(["piper", "kokoro"], cache_dir=None)
 
 
+@pytest.fixture(scope="session")
+def speaker_verifier() -> SpeakerVerifier:
+    """The speaker encoder, loaded once for the whole run (it imports torch)."""
+    verifier = SpeakerVerifier()
+    verifier.load()
+    return verifier
+
+
 def make_settings(data_dir: Path, database_url: str, queue_url: str) -> Settings:
     return Settings(
         environment="test",
@@ -87,10 +96,16 @@ def make_settings(data_dir: Path, database_url: str, queue_url: str) -> Settings
 
 @pytest.fixture
 def runtime(
-    tmp_path: Path, database_url: str, queue_url: str, engines: EngineRegistry
+    tmp_path: Path,
+    database_url: str,
+    queue_url: str,
+    engines: EngineRegistry,
+    speaker_verifier: SpeakerVerifier,
 ) -> Iterator[Runtime]:
     """A process runtime on the test database and queue; tables are emptied afterwards."""
     rt = build_runtime(make_settings(tmp_path, database_url, queue_url), engines=engines)
+    # The runtime loads its verifier on first use; share the session's instead.
+    rt.__dict__["speaker_verifier"] = speaker_verifier
     activate(rt)
     yield rt
     rt.queue.huey.flush()
