@@ -23,7 +23,7 @@ def export_cut_json(
     session: SessionDep,
     caller: StudioExport,
     fps: FpsQuery = None,
-    shape_set: Annotated[Literal["rhubarb", "anime3"], Query()] = "rhubarb",
+    shape_set: Annotated[Literal["rhubarb", "anime3", "vowel5"], Query()] = "rhubarb",
 ) -> dict[str, Any]:
     """Phonemes, words, mouth shapes and frames of every line, with take and consent ids."""
     return cut_timing_json(

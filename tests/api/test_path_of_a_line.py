@@ -88,6 +88,24 @@ def test_japanese_line_uses_kokoro_durations(client: TestClient, runtime: Runtim
     # Kokoro's duration tensor counts 600-sample frames: every boundary sits on that grid.
     assert all(p["start_sample"] % 600 == 0 for p in timing["phonemes"])
     assert any(p["phoneme"] == "a" for p in timing["phonemes"])
+    cut_id = client.get(f"/v1/projects/{project.project_id}/cuts", headers=studio.headers).json()[
+        "data"
+    ][0]["id"]
+    expected = {
+        "vowel5": (
+            {"closed", "a", "i", "u", "e", "o"},
+            {"closed", "a", "i"},
+        ),  # こんにちは: ん, あ, い
+        "anime3": ({"closed", "half", "open"}, {"closed", "half", "open"}),
+    }
+    for shape_set, (allowed, seen) in expected.items():
+        exported = client.get(
+            f"/v1/cuts/{cut_id}/exports/json",
+            params={"shape_set": shape_set},
+            headers=studio.headers,
+        ).json()
+        used = {cue["shape"] for cue in exported["mouth_cues"]}
+        assert seen <= used <= allowed, (shape_set, used)
 
 
 def test_cut_exports_place_takes_and_snap_to_frames(client: TestClient, runtime: Runtime) -> None:

@@ -13,6 +13,7 @@ from voicehub.lipsync.shapes import (
     PHONEME_CLASSES,
     RHUBARB,
     SHAPE_SETS,
+    VOWEL5,
     MouthShape,
     PhonemeClass,
     ShapeSet,
@@ -175,3 +176,27 @@ def test_a_set_cannot_map_to_a_shape_it_does_not_have() -> None:
 def test_phoneme_table_holds_letters_not_modifiers() -> None:
     for symbol in PHONEME_CLASSES:
         assert unicodedata.category(symbol[0]) not in {"Lm", "Mn", "Sk"}, symbol
+
+
+@pytest.mark.parametrize(
+    ("phonemes", "expected"),
+    [
+        ("a i ɯ e o", "a i u e o"),  # あいうえお
+        ("N", "closed"),  # ん closes the mouth
+        ("ʔ", "closed"),  # っ too
+        ("k a ː", "i a a"),  # かー: the long mark holds あ
+        ("m a ʔ t e", "closed a closed i e"),  # まって
+        ("h o N _ d a", "a o closed closed i a"),  # ほん だ: the pause rests closed
+        ("ɸ ɯ", "u u"),  # ふ
+    ],
+)
+def test_vowel5_japanese(phonemes: str, expected: str) -> None:
+    assert shapes(VOWEL5, phonemes) == expected.split()
+
+
+def test_vowel5_labels_are_the_kana_and_every_symbol_is_classified() -> None:
+    assert VOWEL5.shape_ids == ("closed", "a", "i", "u", "e", "o")
+    assert [VOWEL5.shape(i).label for i in VOWEL5.shape_ids] == ["ん", "あ", "い", "う", "え", "お"]
+    assert get_shape_set("vowel5") is VOWEL5
+    for symbol in (ENGLISH_SYMBOLS + " " + JAPANESE_SYMBOLS).split():
+        assert VOWEL5.shape_for(symbol) in VOWEL5.shape_ids

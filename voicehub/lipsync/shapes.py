@@ -289,7 +289,50 @@ ANIME3 = shape_set_from_classes(
     },
 )
 
-SHAPE_SETS: dict[str, ShapeSet] = {shape_set.name: shape_set for shape_set in (RHUBARB, ANIME3)}
+VOWEL5 = shape_set_from_classes(
+    "vowel5",
+    (
+        MouthShape("closed", "ん", "mouth closed: ん, m/b/p, っ, silence"),
+        MouthShape("a", "あ", "あ: jaw open"),
+        MouthShape("i", "い", "い: lips spread, teeth showing"),
+        MouthShape("u", "う", "う: lips rounded forward"),
+        MouthShape("e", "え", "え: half open, spread"),
+        MouthShape("o", "お", "お: open and rounded"),
+    ),
+    rest="closed",
+    default="i",
+    description="five vowel mouths あ い う え お and closed; consonants show the nearest lips",
+    by_class={
+        _C.BILABIAL: "closed",
+        _C.BILABIAL_FRICATIVE: "u",
+        _C.LABIAL_APPROXIMANT: "u",
+        _C.LABIODENTAL: "i",
+        _C.DENTAL: "i",
+        _C.ALVEOLAR: "i",
+        _C.POSTALVEOLAR: "u",
+        _C.LATERAL: "i",
+        _C.DORSAL: "i",
+        _C.GLOTTAL: "a",
+        _C.GLOTTAL_STOP: "closed",
+        _C.MORAIC_NASAL: "closed",
+        _C.CLOSE_FRONT: "i",
+        _C.CLOSE_MID_FRONT: "e",
+        _C.OPEN_MID_FRONT: "e",
+        _C.NEAR_OPEN_FRONT: "a",
+        _C.OPEN: "a",
+        _C.OPEN_MID_CENTRAL: "a",
+        _C.MID_CENTRAL: "e",
+        _C.RHOTIC: "o",
+        _C.OPEN_MID_BACK_ROUNDED: "o",
+        _C.CLOSE_MID_BACK_ROUNDED: "o",
+        _C.CLOSE_BACK_ROUNDED: "u",
+        _C.CLOSE_BACK_UNROUNDED: "u",
+    },
+)
+
+SHAPE_SETS: dict[str, ShapeSet] = {
+    shape_set.name: shape_set for shape_set in (RHUBARB, ANIME3, VOWEL5)
+}
 
 
 def get_shape_set(name: str) -> ShapeSet:
