@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from sqlalchemy import func, select
 
 from api.deps import IdempotencyDep, RawBody, RuntimeDep, SessionDep, StudioRead, StudioSynthesize
 from api.schemas import (
@@ -22,7 +21,7 @@ from api.schemas import (
 from voicehub.errors import InvalidInput
 from voicehub.pagination import paginate
 from voicehub.production import service
-from voicehub.production.tables import Character, Cut, Line, Project, Take
+from voicehub.production.tables import Character, Cut, Line, Project
 from voicehub.tenancy.scope import get_owned, owned
 
 router = APIRouter(tags=["projects"])
@@ -229,26 +228,8 @@ def list_characters(project_id: str, session: SessionDep, caller: StudioRead) ->
 
 def cut_out(session: SessionDep, cut: Cut) -> CutOut:
     lines = service.lines_of_cut(session, cut.studio_id, cut.id)
-    names: dict[str, str] = {
-        cid: cname
-        for cid, cname in session.execute(
-            select(Character.id, Character.name).where(Character.project_id == cut.project_id)
-        )
-    }
-    latest: dict[str, str] = {}
-    if lines:
-        newest = (
-            select(Take.line_id, func.max(Take.created_at).label("at"))
-            .where(Take.line_id.in_([line.id for line in lines]))
-            .group_by(Take.line_id)
-            .subquery()
-        )
-        for line_id, take_id in session.execute(
-            select(Take.line_id, Take.id).join(
-                newest, (newest.c.line_id == Take.line_id) & (newest.c.at == Take.created_at)
-            )
-        ):
-            latest[line_id] = take_id
+    names = service.character_names(session, cut.studio_id, cut.project_id)
+    latest = service.latest_takes(session, cut.studio_id, [line.id for line in lines])
     fps = cut.frame_rate
     return CutOut(
         id=cut.id,
@@ -259,7 +240,12 @@ def cut_out(session: SessionDep, cut: Cut) -> CutOut:
         frame_rate=service.frame_rate_number(fps),
         start_frame=round(cut.start_ms * fps / 1000),
         end_frame=round(cut.end_ms * fps / 1000),
-        lines=[line_out(line, names[line.character_id], latest.get(line.id)) for line in lines],
+        lines=[
+            line_out(
+                line, names[line.character_id], latest[line.id].id if line.id in latest else None
+            )
+            for line in lines
+        ],
     )
 
 

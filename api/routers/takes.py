@@ -47,10 +47,13 @@ def take_out(take: Take, usage: UsageRecord) -> TakeOut:
     )
 
 
-def _usage_of(session: SessionDep, take: Take) -> UsageRecord:
-    usage = session.scalar(select(UsageRecord).where(UsageRecord.take_id == take.id))
-    assert usage is not None  # a take and its usage record commit together
-    return usage
+def _usages_of(session: SessionDep, takes: list[Take]) -> dict[str, UsageRecord]:
+    """Each take's usage record, read in one query (they commit together, so all exist)."""
+    ids = [take.id for take in takes]
+    return {
+        u.take_id: u
+        for u in session.scalars(select(UsageRecord).where(UsageRecord.take_id.in_(ids)))
+    }
 
 
 @router.post(
@@ -110,13 +113,14 @@ def list_takes(
         limit=limit,
         starting_after=starting_after,
     )
-    return Page[TakeOut](data=[take_out(t, _usage_of(session, t)) for t in rows], has_more=has_more)
+    usages = _usages_of(session, rows)
+    return Page[TakeOut](data=[take_out(t, usages[t.id]) for t in rows], has_more=has_more)
 
 
 @router.get("/v1/takes/{take_id}", summary="Get a take")
 def get_take(take_id: str, session: SessionDep, caller: StudioRead) -> TakeOut:
     take = get_owned(session, Take, caller.studio_id, take_id)
-    return take_out(take, _usage_of(session, take))
+    return take_out(take, _usages_of(session, [take])[take.id])
 
 
 @router.get(

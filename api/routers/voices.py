@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from api.deps import SessionDep, StudioRead
 from api.schemas import Page, VoiceOut
-from consent.service import current_version
 from consent.tables import Actor, Consent, ConsentStatus, ConsentVersion, Verification
 from models.tables import Voice
 from voicehub.db import utcnow
@@ -37,16 +36,21 @@ def list_voices(session: SessionDep, caller: StudioRead) -> Page[VoiceOut]:
     Paused and revoked voices stay listed with their status, so a studio is
     never left guessing why a voice stopped working.
     """
+    # One query: each voice with its actor and the consent version in force.
     rows = session.execute(
-        select(Voice, Actor, Consent)
+        select(Voice, Actor, ConsentVersion)
         .join(Actor, Actor.id == Voice.actor_id)
         .join(Consent, Consent.voice_id == Voice.id)
+        .join(
+            ConsentVersion,
+            (ConsentVersion.consent_id == Consent.id)
+            & (ConsentVersion.version == Consent.current_version),
+        )
         .order_by(Voice.created_at, Voice.id)
     )
     now = utcnow()
     out: list[VoiceOut] = []
-    for voice, actor, consent in rows:
-        version = current_version(session, consent)
+    for voice, actor, version in rows:
         if caller.studio_id in version.blocked_studio_ids or (
             version.allowed_studio_ids and caller.studio_id not in version.allowed_studio_ids
         ):

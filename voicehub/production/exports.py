@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.engines import PhonemeTiming, WordTiming
-from voicehub.errors import InvalidInput, NoTakes
+from voicehub.errors import NoTakes
 from voicehub.lipsync import CutInfo, CutTiming, PlacedTake, build_cut_timing
-from voicehub.production.service import FRAME_RATES, lines_of_cut
-from voicehub.production.tables import Character, Cut, Take
+from voicehub.production.service import (
+    FRAME_RATES,
+    character_names,
+    latest_takes,
+    lines_of_cut,
+    lookup_frame_rate,
+)
+from voicehub.production.tables import Cut
 from voicehub.tenancy.scope import get_owned
 
 # Animation is drawn on ones, twos or threes: 24, 12 or 8 drawings a second.
@@ -21,29 +26,7 @@ EXPORT_FRAME_RATES: dict[str, Fraction] = {**FRAME_RATES, "12": Fraction(12), "8
 def export_frame_rate(value: str | None, cut: Cut) -> Fraction:
     if value is None:
         return cut.frame_rate
-    try:
-        key = f"{float(value):g}"
-    except ValueError:
-        key = value
-    rate = EXPORT_FRAME_RATES.get(key)
-    if rate is None:
-        raise InvalidInput(
-            f"fps {value} is not supported; use one of {', '.join(EXPORT_FRAME_RATES)}.",
-            fields=["fps"],
-        )
-    return rate
-
-
-def latest_takes(session: Session, line_ids: list[str]) -> dict[str, Take]:
-    """The newest take of each line (the take exports use until one is approved)."""
-    latest: dict[str, Take] = {}
-    if not line_ids:
-        return latest
-    for take in session.scalars(
-        select(Take).where(Take.line_id.in_(line_ids)).order_by(Take.created_at, Take.id)
-    ):
-        latest[take.line_id] = take
-    return latest
+    return lookup_frame_rate(value, EXPORT_FRAME_RATES, "fps")
 
 
 def cut_timing(
@@ -57,15 +40,10 @@ def cut_timing(
     cut = get_owned(session, Cut, studio_id, cut_id)
     rate = export_frame_rate(fps, cut)
     lines = lines_of_cut(session, studio_id, cut.id)
-    takes = latest_takes(session, [line.id for line in lines])
+    takes = latest_takes(session, studio_id, [line.id for line in lines])
     if not takes:
         raise NoTakes(f"Cut {cut.number} has no takes yet; synthesize its lines first.")
-    names: dict[str, str] = {
-        cid: cname
-        for cid, cname in session.execute(
-            select(Character.id, Character.name).where(Character.project_id == cut.project_id)
-        )
-    }
+    names = character_names(session, studio_id, cut.project_id)
     placed: list[PlacedTake] = []
     cursor = Fraction(0)
     for line in lines:

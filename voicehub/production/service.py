@@ -25,7 +25,7 @@ from voicehub.errors import (
 )
 from voicehub.ids import new_id
 from voicehub.production.scripts import ParsedCut, parse_json_script, parse_srt
-from voicehub.production.tables import Character, Cut, Line, Project
+from voicehub.production.tables import Character, Cut, Line, Project, Take
 from voicehub.tenancy.scope import get_owned, owned
 
 # The frame rates a project may use, by the number studios write, as exact fractions.
@@ -38,15 +38,22 @@ FRAME_RATES: dict[str, Fraction] = {
 }
 
 
-def frame_rate_from_number(value: float | str) -> Fraction:
-    key = f"{float(value):g}" if not isinstance(value, str) else value
-    rate = FRAME_RATES.get(key)
+def lookup_frame_rate(value: float | str, rates: dict[str, Fraction], field: str) -> Fraction:
+    """The exact rate a studio means by `value` (24, "24.0", 23.976 …), or a clear refusal."""
+    try:
+        key = f"{float(value):g}"
+    except ValueError:
+        key = str(value)
+    rate = rates.get(key)
     if rate is None:
         raise InvalidInput(
-            f"Frame rate {value} is not supported; use one of {', '.join(FRAME_RATES)}.",
-            fields=["frame_rate"],
+            f"{field} {value} is not supported; use one of {', '.join(rates)}.", fields=[field]
         )
     return rate
+
+
+def frame_rate_from_number(value: float | str) -> Fraction:
+    return lookup_frame_rate(value, FRAME_RATES, "frame_rate")
 
 
 def frame_rate_number(rate: Fraction) -> float:
@@ -294,6 +301,28 @@ def cast_character(
         territories=list(project.territories),
     )
     return character, approval
+
+
+def character_names(session: Session, studio_id: str, project_id: str) -> dict[str, str]:
+    """Character id → name for a project of the calling studio."""
+    return {
+        character.id: character.name
+        for character in session.scalars(
+            owned(Character, studio_id).where(Character.project_id == project_id)
+        )
+    }
+
+
+def latest_takes(session: Session, studio_id: str, line_ids: list[str]) -> dict[str, Take]:
+    """The newest take of each line (the take exports use until one is approved)."""
+    latest: dict[str, Take] = {}
+    if not line_ids:
+        return latest
+    for take in session.scalars(
+        owned(Take, studio_id).where(Take.line_id.in_(line_ids)).order_by(Take.created_at, Take.id)
+    ):
+        latest[take.line_id] = take
+    return latest
 
 
 def lines_of_cut(session: Session, studio_id: str, cut_id: str) -> list[Line]:

@@ -36,15 +36,10 @@ def owned(model: type[T], studio_id: str) -> Select[T]:
     return select(model).where(column == studio_id)
 
 
-def get_owned(
-    session: Session, model: type[T], studio_id: str, object_id: str, *, lock: bool = False
-) -> T:
+def get_owned(session: Session, model: type[T], studio_id: str, object_id: str) -> T:
     """One row of the calling studio; another studio's row is a 404 that reveals nothing."""
     id_column: InstrumentedAttribute[str] = model.id
-    query = owned(model, studio_id).where(id_column == object_id)
-    if lock:
-        query = query.with_for_update()
-    row = session.scalar(query)
+    row = session.scalar(owned(model, studio_id).where(id_column == object_id))
     if row is None:
         noun = _NOUNS.get(getattr(model, "__tablename__", ""), "object")
         raise NotFound(f"No {noun} {object_id}.")
