@@ -48,17 +48,47 @@ class WordTiming:
         return self.start + self.samples
 
 
+MAX_SENTENCE_PAUSE_SECONDS = 5.0
+
+
 @dataclass(frozen=True)
 class SynthesisSettings:
-    """Per-call settings. `speed` > 1 speaks faster (engines map it to their own scale)."""
+    """Per-call settings every engine honours.
+
+    - `speed` > 1 speaks faster (engines map it to their own scale).
+    - `sentence_pause`: seconds of silence between sentences; None keeps the engine's own.
+    - `seed`: makes a stochastic engine reproducible; None lets it draw one, which it
+      reports in `SynthesisResult.seed` so that the take can be made again.
+    """
 
     speed: float = 1.0
+    sentence_pause: float | None = None
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.speed) and self.speed > 0):
             raise InvalidInput(
                 f"Speed must be a positive number, not {self.speed}.", fields=["speed"]
             )
+        if self.sentence_pause is not None and not (
+            math.isfinite(self.sentence_pause)
+            and 0 <= self.sentence_pause <= MAX_SENTENCE_PAUSE_SECONDS
+        ):
+            raise InvalidInput(
+                f"The pause between sentences must be 0 to {MAX_SENTENCE_PAUSE_SECONDS:g}"
+                f" seconds, not {self.sentence_pause}.",
+                fields=["sentence_pause"],
+            )
+        if self.seed is not None and not 0 <= self.seed < 2**31:
+            raise InvalidInput(
+                f"The seed must be a whole number from 0 to {2**31 - 1}, not {self.seed}.",
+                fields=["seed"],
+            )
+
+    def pause_samples(self, sample_rate: int, default_seconds: float) -> int:
+        """The sentence pause in samples at `sample_rate`."""
+        seconds = default_seconds if self.sentence_pause is None else self.sentence_pause
+        return round(seconds * sample_rate)
 
 
 @dataclass(frozen=True)
@@ -66,13 +96,17 @@ class SynthesisResult:
     """Audio (mono float32 in [-1, 1]) and the timing that produced it.
 
     Invariant: phonemes are contiguous from sample 0 and their counts sum to
-    `len(audio)` exactly.
+    `len(audio)` exactly. `words` and `morae` (Japanese) group the same samples
+    where the engine can tell them; `seed` is the seed a stochastic engine used
+    (None for a deterministic one).
     """
 
     audio: npt.NDArray[np.float32]
     sample_rate: int
     phonemes: list[PhonemeTiming]
     words: list[WordTiming] = field(default_factory=list)
+    morae: list[WordTiming] = field(default_factory=list)
+    seed: int | None = None
 
     @property
     def num_samples(self) -> int:
@@ -142,3 +176,44 @@ def timings_from_counts(labels: list[tuple[str, bool]], counts: list[int]) -> li
         out.append(PhonemeTiming(phoneme, start, int(samples), is_pause))
         start += int(samples)
     return out
+
+
+PAUSE_LABEL = "_"
+
+
+def join_sentences(parts: list[SynthesisResult], pause_samples: int) -> SynthesisResult:
+    """Sentences rendered one by one, laid end to end with `pause_samples` of silence between.
+
+    Each pause is a phoneme of its own (marked as a pause), so the timing still
+    covers every sample. Words and morae move with their sentence.
+    """
+    if not parts:
+        raise ValueError("nothing to join")
+    rates = {part.sample_rate for part in parts}
+    if len(rates) != 1:
+        raise ValueError(f"sentences at different sample rates {sorted(rates)}")
+    audio: list[npt.NDArray[np.float32]] = []
+    phonemes: list[PhonemeTiming] = []
+    words: list[WordTiming] = []
+    morae: list[WordTiming] = []
+    offset = 0
+    for index, part in enumerate(parts):
+        if index and pause_samples > 0:
+            audio.append(np.zeros(pause_samples, dtype=np.float32))
+            phonemes.append(PhonemeTiming(PAUSE_LABEL, offset, pause_samples, True))
+            offset += pause_samples
+        audio.append(part.audio)
+        phonemes.extend(
+            PhonemeTiming(p.phoneme, p.start + offset, p.samples, p.is_pause) for p in part.phonemes
+        )
+        words.extend(WordTiming(w.text, w.start + offset, w.samples) for w in part.words)
+        morae.extend(WordTiming(m.text, m.start + offset, m.samples) for m in part.morae)
+        offset += part.num_samples
+    return SynthesisResult(
+        audio=np.concatenate(audio),
+        sample_rate=parts[0].sample_rate,
+        phonemes=phonemes,
+        words=words,
+        morae=morae,
+        seed=parts[0].seed,
+    )

@@ -40,6 +40,7 @@ def timing_document(result: SynthesisResult) -> dict[str, Any]:
     return {
         "phonemes": [[p.phoneme, p.start, p.samples, p.is_pause] for p in result.phonemes],
         "words": [[w.text, w.start, w.samples] for w in result.words],
+        "morae": [[m.text, m.start, m.samples] for m in result.morae],
     }
 
 

@@ -1,0 +1,26 @@
+"""delivery audio and per-call controls: studio delivery specs, take loudness, seed, pauses
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-26 15:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+import voicehub.db  # noqa: F401
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
