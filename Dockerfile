@@ -6,6 +6,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# The same Debian packages as the Makefile's SYSTEM_PACKAGES: the espeak-ng C
+# library and data (the espeak engine) and ffmpeg's libraries (torchcodec).
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        espeak-ng libespeak-ng1 espeak-ng-data ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /src
 COPY pyproject.toml README.md alembic.ini ./
 COPY voicehub ./voicehub

@@ -8,13 +8,40 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := voicehub consent models api
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+# Debian packages the engines load at run time: the espeak-ng C library and its
+# data (the espeak engine), and ffmpeg's libraries (torchaudio decodes through
+# torchcodec, which links them). The Dockerfile installs the same list.
+SYSTEM_PACKAGES := espeak-ng libespeak-ng1 espeak-ng-data ffmpeg
 
-.PHONY: help demo test test-postgres test-sqlite check serve worker migrate bench clean
+.PHONY: help demo test test-postgres test-sqlite check serve worker migrate bench clean system-packages
 
 help: ## Show this help
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# Checked on every run (dpkg-query takes milliseconds), so a package removed
+# later is noticed; order-only, so it never forces the venv to be rebuilt.
+system-packages: ## Install espeak-ng and ffmpeg from Debian when missing (apt-get, as root)
+	@if ! command -v dpkg-query >/dev/null 2>&1; then \
+		echo "Not a Debian system: install espeak-ng (with its shared library) and ffmpeg with your package manager."; \
+		exit 0; \
+	fi; \
+	missing=; \
+	for package in $(SYSTEM_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q ' installed$$' || missing="$$missing $$package"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+		exit 0; \
+	elif [ "$$(id -u)" -ne 0 ]; then \
+		echo "Missing system packages:$$missing. As root, run:"; \
+		echo "  apt-get update && apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES)"; \
+		exit 1; \
+	fi; \
+	echo "Installing system packages:$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get install -y -q --no-install-recommends $$missing </dev/null \
+		|| { apt-get update -q </dev/null && apt-get install -y -q --no-install-recommends $$missing </dev/null; }
+
+$(STAMP): pyproject.toml | system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

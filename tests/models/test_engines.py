@@ -183,8 +183,8 @@ def test_registry_describes_loaded_engines(registry: EngineRegistry) -> None:
 
 
 def test_registry_refuses_unknown_and_missing_engines() -> None:
-    with pytest.raises(ValueError, match="espeak"):
-        EngineRegistry.load(["piper", "espeak"], cache_dir=None)
+    with pytest.raises(ValueError, match="festival"):
+        EngineRegistry.load(["piper", "festival"], cache_dir=None)
     with pytest.raises(EngineUnavailable):
         EngineRegistry({}).get("piper")
 
