@@ -59,11 +59,14 @@ class SynthesisSettings:
     - `sentence_pause`: seconds of silence between sentences; None keeps the engine's own.
     - `seed`: makes a stochastic engine reproducible; None lets it draw one, which it
       reports in `SynthesisResult.seed` so that the take can be made again.
+    - `language`: the line's language (BCP 47). An engine whose model speaks several
+      picks by it; None speaks the model's first.
     """
 
     speed: float = 1.0
     sentence_pause: float | None = None
     seed: int | None = None
+    language: str | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.speed) and self.speed > 0):
