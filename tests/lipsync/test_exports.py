@@ -10,8 +10,11 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
-from models.engines.base import WordTiming, timings_from_counts
+from models.engines.base import SynthesisResult, SynthesisSettings, WordTiming, timings_from_counts
+from models.engines.registry import EngineRegistry
+from tests.factories import JAPANESE, cast_project, one_line, seed_studio, seed_voice
 from voicehub.errors import InvalidInput
 from voicehub.lipsync.exports import (
     CutInfo,
@@ -21,6 +24,7 @@ from voicehub.lipsync.exports import (
     rhubarb_tsv,
 )
 from voicehub.lipsync.frames import MouthCue, frame_at
+from voicehub.runtime import Runtime
 
 SR = 24000
 NTSC_FILM = F(24000, 1001)
@@ -289,3 +293,171 @@ def test_random_cuts_stay_within_half_a_frame_of_real_boundaries() -> None:
         clipped = {min(b, duration) for b in bounds}
         for frame in [c.start_frame for c in out]:
             assert min(abs(frame - b * fps) for b in clipped) <= F(1, 2)
+
+
+# --- Japanese takes: the mouth follows the morae ---------------------------------------------
+
+
+def japanese_take(result: SynthesisResult, *, offset: F = F(0)) -> PlacedTake:
+    return PlacedTake(
+        line_id="line_ja",
+        take_id="take_ja",
+        consent_version_id="cv_1",
+        character="AOI",
+        text="",
+        language="ja",
+        offset_seconds=offset,
+        sample_rate=result.sample_rate,
+        phonemes=result.phonemes,
+        words=result.words,
+        morae=result.morae,
+    )
+
+
+def test_japanese_mouth_shows_the_vowel_of_each_mora_from_its_start() -> None:
+    # か then ま, 100 ms a phoneme: the mora, not the k, decides; m still closes first.
+    phonemes = timings_from_counts(
+        [("k", False), ("a", False), ("m", False), ("a", False)], [2400] * 4
+    )
+    morae = [WordTiming("か", 0, 4800), WordTiming("ま", 4800, 4800)]
+    by_phoneme = take([("k", 100), ("a", 100), ("m", 100), ("a", 100)], offset=F(0))
+    by_mora = PlacedTake(**{**by_phoneme.__dict__, "phonemes": phonemes, "morae": morae})
+    assert cues(build_cut_timing(cut(F(1, 2)), [by_phoneme], "anime3").mouth_cues) == [
+        (0, 2, "half"),
+        (2, 5, "open"),
+        (5, 7, "closed"),
+        (7, 10, "open"),
+        (10, 12, "closed"),
+    ]
+    assert cues(build_cut_timing(cut(F(1, 2)), [by_mora], "anime3").mouth_cues) == [
+        (0, 5, "open"),
+        (5, 7, "closed"),
+        (7, 10, "open"),
+        (10, 12, "closed"),
+    ]
+    doc = cut_timing_json(build_cut_timing(cut(F(1, 2)), [by_mora], "vowel5"))
+    assert doc["lines"][0]["morae"] == [
+        {"text": "か", "start_seconds": 0.0, "end_seconds": 0.2, "shapes": ["a"]},
+        {"text": "ま", "start_seconds": 0.2, "end_seconds": 0.4, "shapes": ["closed", "a"]},
+    ]
+
+
+def test_lines_without_morae_have_no_morae_in_json() -> None:
+    [line] = cut_timing_json(build_cut_timing(cut(), [MOP]))["lines"]
+    assert "morae" not in line
+
+
+@pytest.fixture(scope="module")
+def kokoro_takes(engines: EngineRegistry) -> dict[str, SynthesisResult]:
+    """Words with ん, っ and long vowels, as the real Kokoro says them."""
+    kokoro = engines.get("kokoro")
+    return {
+        text: kokoro.synthesize(text, speaker="jf_alpha", settings=SynthesisSettings())
+        for text in ("さんかっけい", "コーヒー", "がっこう", "ありがとうございます")
+    }
+
+
+# The shape of each mora; (closed, a) is a mora whose m, b or p closes before its vowel.
+MORA_SHAPES: dict[tuple[str, str], list[str | tuple[str, str]]] = {
+    ("さんかっけい", "vowel5"): ["a", "closed", "a", "closed", "e", "i"],
+    ("さんかっけい", "anime3"): ["open", "closed", "open", "closed", "half", "half"],
+    ("コーヒー", "vowel5"): ["o", "o", "i", "i"],
+    ("コーヒー", "anime3"): ["half", "half", "half", "half"],
+    ("がっこう", "vowel5"): ["a", "closed", "o", "o"],
+    ("がっこう", "anime3"): ["open", "closed", "half", "half"],
+    ("ありがとうございます", "vowel5"): ["a", "i", "a", "o", "o", "o", "a", "i", ("closed", "a"), "u"],
+    ("ありがとうございます", "anime3"): [
+        "open", "half", "open", "half", "half", "half", "open", "half", ("closed", "open"), "half",
+    ],
+}  # fmt: skip
+MORA_TEXTS = {
+    "さんかっけい": "さ ん か っ け い",
+    "コーヒー": "こ ー ひ ー",
+    "がっこう": "が っ こ ー",
+    "ありがとうございます": "あ り が と ー ご ざ い ま す",
+}
+
+
+def expected_frames(
+    result: SynthesisResult, mora_shapes: list[str | tuple[str, str]], fps: F, rest: str
+) -> list[str]:
+    """Frame by frame, the shape of the mora sounding at the frame's middle.
+
+    Between morae: the shape before a pause under 120 ms, else rest. The vowel
+    of a closing mora is found in the take's own phonemes.
+    """
+    spans: list[tuple[int, int, str]] = []
+    for mora, shape in zip(result.morae, mora_shapes, strict=True):
+        if isinstance(shape, str):
+            spans.append((mora.start, mora.end, shape))
+            continue
+        [vowel] = [
+            p for p in result.phonemes if mora.start <= p.start < mora.end and p.phoneme in "aiɯeoɨ"
+        ]
+        spans += [(mora.start, vowel.start, shape[0]), (vowel.start, mora.end, shape[1])]
+    short = F(120, 1000) * result.sample_rate
+    out: list[str] = []
+    for frame in range(frame_at(F(result.num_samples, result.sample_rate), fps)):
+        middle = (frame + F(1, 2)) / fps * result.sample_rate
+        inside = [shape for start, end, shape in spans if start <= middle < end]
+        before = [span for span in spans if span[1] <= middle]
+        after = [span for span in spans if span[0] > middle]
+        if inside:
+            out.append(inside[0])
+        elif before and after and after[0][0] - before[-1][1] < short:
+            out.append(before[-1][2])
+        else:
+            out.append(rest)
+    return out
+
+
+@pytest.mark.parametrize("shape_set", ["vowel5", "anime3"])
+@pytest.mark.parametrize("text", list(MORA_TEXTS))
+def test_real_kokoro_takes_frame_by_frame(
+    kokoro_takes: dict[str, SynthesisResult], text: str, shape_set: str
+) -> None:
+    result = kokoro_takes[text]
+    assert [m.text for m in result.morae] == MORA_TEXTS[text].split()
+    duration = F(result.num_samples, result.sample_rate)
+    timing = build_cut_timing(cut(duration, F(24)), [japanese_take(result)], shape_set)
+    frames = [cue.shape for cue in timing.mouth_cues for _ in range(cue.frames)]
+    assert frames == expected_frames(result, MORA_SHAPES[text, shape_set], F(24), "closed")
+    # The mouth opens and closes as the morae do: ん and っ show as closed cues of their own.
+    shown = [cue.shape for cue in timing.mouth_cues]
+    assert shown[0] == shown[-1] == "closed"
+    doc = cut_timing_json(timing)
+    [line] = doc["lines"]
+    assert [m["text"] for m in line["morae"]] == MORA_TEXTS[text].split()
+    expected_shapes = [[s] if isinstance(s, str) else list(s) for s in MORA_SHAPES[text, shape_set]]
+    assert [m["shapes"] for m in line["morae"]] == expected_shapes
+    for mora, out in zip(result.morae, line["morae"], strict=True):
+        assert out["start_seconds"] == round(mora.start / result.sample_rate, 6)
+        assert out["end_seconds"] == round(mora.end / result.sample_rate, 6)
+
+
+def test_cut_export_lists_the_morae_of_a_japanese_take(
+    client: TestClient, runtime: Runtime
+) -> None:
+    studio = seed_studio(runtime)
+    voice = seed_voice(runtime, voice=JAPANESE)
+    project = cast_project(
+        client, studio, {"HARU": voice}, one_line("がっこう。", "HARU"), language="ja"
+    )
+    client.post(f"/v1/lines/{project.line_ids[0]}/takes", headers=studio.headers).raise_for_status()
+    cuts = client.get(f"/v1/projects/{project.project_id}/cuts", headers=studio.headers).json()
+    exported = client.get(
+        f"/v1/cuts/{cuts['data'][0]['id']}/exports/json",
+        params={"shape_set": "vowel5", "fps": "24"},
+        headers=studio.headers,
+    ).json()
+    [line] = exported["lines"]
+    assert [(m["text"], m["shapes"]) for m in line["morae"]] == [
+        ("が", ["a"]),
+        ("っ", ["closed"]),
+        ("こ", ["o"]),
+        ("ー", ["o"]),
+    ]
+    morae = line["morae"]
+    assert line["start_seconds"] < morae[0]["start_seconds"] < morae[-1]["end_seconds"]
+    assert morae[-1]["end_seconds"] <= line["end_seconds"]
+    assert all(a["end_seconds"] <= b["start_seconds"] for a, b in pairwise(morae))

@@ -7,7 +7,9 @@ from types import MappingProxyType
 
 import pytest
 
+from models.engines.base import PhonemeTiming, WordTiming, timings_from_counts
 from voicehub.errors import InvalidInput
+from voicehub.lipsync.frames import mora_shapes, mouth_phonemes
 from voicehub.lipsync.shapes import (
     ANIME3,
     PHONEME_CLASSES,
@@ -200,3 +202,102 @@ def test_vowel5_labels_are_the_kana_and_every_symbol_is_classified() -> None:
     assert get_shape_set("vowel5") is VOWEL5
     for symbol in (ENGLISH_SYMBOLS + " " + JAPANESE_SYMBOLS).split():
         assert VOWEL5.shape_for(symbol) in VOWEL5.shape_ids
+
+
+def test_kokoro_final_n_is_a_moraic_nasal_and_closes() -> None:
+    # Kokoro writes ん as ɴ at the end of a phrase; m, n, ɲ, ŋ elsewhere (see the morae below).
+    assert PHONEME_CLASSES["ɴ"] is PhonemeClass.MORAIC_NASAL
+    assert shapes(ANIME3, "h o ɴ") == ["half", "half", "closed"]
+    assert shapes(VOWEL5, "h o ɴ") == ["a", "o", "closed"]
+    assert RHUBARB.shape_for("ɴ") == "B"
+
+
+# --- Japanese: the mora decides --------------------------------------------------------------
+
+
+def japanese(spec: str) -> tuple[list[PhonemeTiming], list[WordTiming]]:
+    """Phonemes and morae from "kana:p h o n e m e s|…", 600 samples a phoneme; "_" is a pause."""
+    labels: list[tuple[str, bool]] = []
+    spans: list[tuple[str, int, int]] = []
+    for part in spec.split("|"):
+        if part == "_":
+            labels.append(("_", True))
+            continue
+        kana, phonemes = part.split(":")
+        spans.append((kana, len(labels), len(phonemes.split())))
+        labels.extend((symbol, False) for symbol in phonemes.split())
+    timing = timings_from_counts(labels, [600] * len(labels))
+    morae = [WordTiming(kana, first * 600, count * 600) for kana, first, count in spans]
+    return timing, morae
+
+
+def mouth(shape_set: ShapeSet, spec: str) -> list[str]:
+    phonemes, morae = japanese(spec)
+    out: list[str] = []
+    previous: str | None = None
+    for p in mouth_phonemes(phonemes, morae):
+        previous = shape_set.shape_for(p.phoneme, previous, is_pause=p.is_pause)
+        out.append(previous)
+    return out
+
+
+SANKAKKEI = "さ:s a|ん:ŋ|か:k a|っ:ʔ|け:k e|い:i"
+KONNICHIWA = "こ:k o|ん:ɲ|に:ɲ i|ち:ʨ i|わ:β a"
+ARIGATOU = "あ:a|り:ɾ ʲ i|が:ɡ a|と:t o|ー:ː|_|ご:ɡ o|ざ:ʣ a|い:i|ま:m a|す:s ɨ"
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        # Each mora shows its vowel from its start; ん (here ŋ and ɲ) and っ close.
+        (SANKAKKEI, "a a closed a a closed e e i"),
+        (KONNICHIWA, "o o closed i i i i a a"),
+        # ー holds お across the word gap; ま closes first; す (sɨ) is う.
+        (ARIGATOU, "a i i i a a o o o closed o o a a i closed a u u"),
+        ("こ:k o|ー:ː|ひ:ç i|ー:ː", "o o o i i i"),  # コーヒー
+        ("が:ɡ a|っ:ʔ|こ:k o|ー:ː", "a a closed o o o"),  # がっこう
+        ("さ:s a|ん:m|ま:m a", "a a closed closed a"),  # さんま: ん written m
+        ("みゃ:m ʲ a", "closed closed a"),  # the palatal mark keeps the closed lips
+        ("ふ:ɸ ɯ|と:t o", "u u o o"),
+        ("ほ:h o|ん:n|だ:d a", "o o closed a a"),  # ん written n before d
+        ("t:t|や:j a", "i a a"),  # a mora labelled by its phonemes keeps them
+    ],
+)
+def test_vowel5_japanese_morae(spec: str, expected: str) -> None:
+    assert mouth(VOWEL5, spec) == expected.split()
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (SANKAKKEI, "open open closed open open closed half half half"),
+        (KONNICHIWA, "half half closed half half half half open open"),
+        (ARIGATOU, "open half half half open open half half half closed half half open open "
+         "half closed open half half"),
+        ("か:k a|ー:ː", "open open open"),  # かー: アキ from the k, held by ー
+        ("ほ:h o|ん:ɴ", "half half closed"),
+    ],
+)  # fmt: skip
+def test_anime3_japanese_morae(spec: str, expected: str) -> None:
+    assert mouth(ANIME3, spec) == expected.split()
+
+
+def test_mouth_phonemes_changes_symbols_never_timing() -> None:
+    phonemes, morae = japanese(ARIGATOU)
+    driving = mouth_phonemes(phonemes, morae)
+    assert [(p.start, p.samples, p.is_pause) for p in driving] == [
+        (p.start, p.samples, p.is_pause) for p in phonemes
+    ]
+    assert [p.phoneme for p in driving if p.is_pause] == ["_"]
+    assert mouth_phonemes(phonemes, []) == phonemes
+
+
+def test_mora_shapes_say_which_mora_made_which_shape() -> None:
+    phonemes, morae = japanese(ARIGATOU)
+    by_mora = dict(zip([m.text for m in morae], mora_shapes(phonemes, morae, VOWEL5), strict=False))
+    assert by_mora["ま"] == ("closed", "a")
+    assert by_mora["が"] == ("a",)
+    assert by_mora["ー"] == ("o",)
+    assert by_mora["す"] == ("u",)
+    anime = mora_shapes(*japanese(SANKAKKEI), ANIME3)
+    assert anime == [("open",), ("closed",), ("open",), ("closed",), ("half",), ("half",)]

@@ -6,7 +6,9 @@ overlap, the take that starts later wins from its start until it ends, and an
 earlier take still speaking shows again after that; of takes starting at the
 same moment, the one listed last wins. Lines in the exports keep each take's
 own, unclipped timing; only the mouth track resolves overlaps and is cut to
-the cut's length.
+the cut's length. A Japanese take's mouth follows its morae (see
+`frames.mouth_phonemes`), and its line in the JSON lists them with the shapes
+each one calls for.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from voicehub.lipsync.frames import (
     TimedPhoneme,
     frame_at,
     frame_seconds,
+    mora_shapes,
     mouth_cues,
+    mouth_phonemes,
     timed_phonemes,
 )
 from voicehub.lipsync.shapes import RHUBARB, ShapeSet, get_shape_set
@@ -42,7 +46,7 @@ class CutInfo:
 
 @dataclass(frozen=True)
 class PlacedTake:
-    """A delivered take and where it starts in the cut."""
+    """A delivered take and where it starts in the cut; `morae` only for Japanese takes."""
 
     line_id: str
     take_id: str
@@ -54,6 +58,7 @@ class PlacedTake:
     sample_rate: int
     phonemes: list[PhonemeTiming] = field(hash=False)
     words: list[WordTiming] = field(hash=False)
+    morae: list[WordTiming] = field(default_factory=list, hash=False)
 
     @property
     def end_seconds(self) -> Fraction:
@@ -116,7 +121,9 @@ def _visible_phonemes(takes: Sequence[PlacedTake]) -> list[TimedPhoneme]:
         start, end = take.offset_seconds, take.end_seconds
         if end <= start:
             continue
-        placed = timed_phonemes(take.phonemes, take.sample_rate, offset=start)
+        placed = timed_phonemes(
+            mouth_phonemes(take.phonemes, take.morae), take.sample_rate, offset=start
+        )
         kept: list[TimedPhoneme] = []
         for p in track:
             if p.start < start:
@@ -153,7 +160,7 @@ def cut_timing_json(timing: CutTiming) -> dict[str, Any]:
         },
         "shape_set": timing.shape_set.name,
         "shapes": [{"id": s.id, "label": s.label} for s in timing.shape_set.shapes],
-        "lines": [_line_json(take, fps) for take in timing.takes],
+        "lines": [_line_json(take, fps, timing.shape_set) for take in timing.takes],
         "mouth_cues": [
             {
                 "start_frame": cue.start_frame,
@@ -167,11 +174,11 @@ def cut_timing_json(timing: CutTiming) -> dict[str, Any]:
     }
 
 
-def _line_json(take: PlacedTake, fps: Fraction) -> dict[str, Any]:
+def _line_json(take: PlacedTake, fps: Fraction, shape_set: ShapeSet) -> dict[str, Any]:
     def at(samples: int) -> Fraction:
         return take.offset_seconds + Fraction(samples, take.sample_rate)
 
-    return {
+    line: dict[str, Any] = {
         "line_id": take.line_id,
         "take_id": take.take_id,
         "consent_version_id": take.consent_version_id,
@@ -200,6 +207,18 @@ def _line_json(take: PlacedTake, fps: Fraction) -> dict[str, Any]:
             for w in take.words
         ],
     }
+    if take.morae:
+        shapes = mora_shapes(take.phonemes, take.morae, shape_set)
+        line["morae"] = [
+            {
+                "text": m.text,
+                "start_seconds": _seconds(at(m.start)),
+                "end_seconds": _seconds(at(m.end)),
+                "shapes": list(mora_shape),
+            }
+            for m, mora_shape in zip(take.morae, shapes, strict=True)
+        ]
+    return line
 
 
 def _tsv_seconds(frame: int, fps: Fraction) -> str:

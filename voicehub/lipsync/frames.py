@@ -12,6 +12,9 @@ Two steps, both exact (times are `Fraction`s of a second, never floats):
 Step 2 only ever moves a boundary to its nearest frame or removes it, so every
 boundary it emits lies within half a frame of a real phoneme boundary: frame
 rounding is the only timing error, and no frame is ever left without a shape.
+
+A Japanese take's morae go first through `mouth_phonemes`, which lets each
+mora, not each phoneme, decide the mouth (口パク shows the vowel of the mora).
 """
 
 from __future__ import annotations
@@ -21,9 +24,20 @@ from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise
 
-from models.engines.base import PhonemeTiming
+from models.engines.base import PhonemeTiming, WordTiming
 from voicehub.errors import InvalidInput
-from voicehub.lipsync.shapes import ShapeSet, is_pause_symbol
+from voicehub.lipsync.shapes import (
+    PHONEME_CLASSES,
+    VOWEL_CLASSES,
+    PhonemeClass,
+    ShapeSet,
+    is_pause_symbol,
+)
+
+_HATSUON = "ん"
+_MORAIC_NASAL = "N"
+# Kokoro's ɨ is the う of す, つ, ず and きゅ: an う mouth, whatever ɨ is in other languages.
+_JAPANESE_VOWELS = {"ɨ": "ɯ"}
 
 SHORT_PAUSE = Fraction(120, 1000)
 """Pauses shorter than this between speech hold the previous shape (Rhubarb's rule)."""
@@ -99,6 +113,76 @@ def timed_phonemes(
         )
         for p in phonemes
     ]
+
+
+def mouth_phonemes(
+    phonemes: Sequence[PhonemeTiming], morae: Sequence[WordTiming]
+) -> list[PhonemeTiming]:
+    """The phonemes that drive the mouth: where a take has morae, each mora decides.
+
+    - A mora with a vowel shows that vowel from its start, consonant and all,
+      except that m, b and p close the lips first (ま: closed, then あ).
+    - ん closes the mouth whatever sound it takes (Kokoro writes m, n, ɲ, ŋ or ɴ).
+    - っ (ʔ) keeps its own shape, and ー (ː) holds the shape before it.
+
+    Timing never changes, only the symbol; a take without morae comes back as it is.
+    """
+    out = list(phonemes)
+    for mora, inside in zip(morae, _phonemes_of_morae(out, morae), strict=True):
+        for position, symbol in _mora_mouth([out[i].phoneme for i in inside], mora.text):
+            p = out[inside[position]]
+            out[inside[position]] = PhonemeTiming(symbol, p.start, p.samples, p.is_pause)
+    return out
+
+
+def _phonemes_of_morae(
+    phonemes: Sequence[PhonemeTiming], morae: Sequence[WordTiming]
+) -> list[list[int]]:
+    """For each mora, the indices of the spoken phonemes that start inside it (both in order)."""
+    out: list[list[int]] = []
+    index = 0
+    for mora in morae:
+        inside: list[int] = []
+        while index < len(phonemes) and phonemes[index].start < mora.end:
+            if phonemes[index].start >= mora.start and not phonemes[index].is_pause:
+                inside.append(index)
+            index += 1
+        out.append(inside)
+    return out
+
+
+def _mora_mouth(symbols: list[str], text: str) -> list[tuple[int, str]]:
+    """(position, symbol) for each phoneme of one mora whose symbol the mouth should read."""
+    if text == _HATSUON:
+        return [(position, _MORAIC_NASAL) for position in range(len(symbols))]
+    vowels = [i for i, s in enumerate(symbols) if PHONEME_CLASSES.get(s) in VOWEL_CLASSES]
+    if not vowels:
+        return []
+    vowel = vowels[-1]
+    symbol = _JAPANESE_VOWELS.get(symbols[vowel], symbols[vowel])
+    if any(PHONEME_CLASSES.get(s) is PhonemeClass.BILABIAL for s in symbols[:vowel]):
+        return [(vowel, symbol)]
+    return [(position, symbol) for position in range(vowel + 1)]
+
+
+def mora_shapes(
+    phonemes: Sequence[PhonemeTiming], morae: Sequence[WordTiming], shape_set: ShapeSet
+) -> list[tuple[str, ...]]:
+    """The shapes each mora calls for, in order (ま: closed, a), before frames and overlaps."""
+    driving = mouth_phonemes(phonemes, morae)
+    shapes: list[str] = []
+    previous: str | None = None
+    for phoneme in driving:
+        previous = shape_set.shape_for(phoneme.phoneme, previous, is_pause=phoneme.is_pause)
+        shapes.append(previous)
+    out: list[tuple[str, ...]] = []
+    for inside in _phonemes_of_morae(driving, morae):
+        seen: list[str] = []
+        for shape in (shapes[i] for i in inside):
+            if not seen or seen[-1] != shape:
+                seen.append(shape)
+        out.append(tuple(seen))
+    return out
 
 
 @dataclass

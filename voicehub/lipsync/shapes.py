@@ -10,6 +10,10 @@ Symbols that only modify the one before them (the long mark ː, palatalisation
 ʲ, aspiration ʰ, combining diacritics) continue the previous shape. Pauses
 show the set's rest shape. A symbol nobody listed gets the set's default
 consonant shape: a new phoneme from an engine update must never fail an export.
+
+Kokoro writes ん by the sound it takes before what follows: m, n, ɲ, ŋ, or ɴ
+at the end of a phrase. Only ɴ is always ん, so only ɴ is a moraic nasal here;
+the others are ん only in a take's morae, which `frames.mouth_phonemes` reads.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ class PhonemeClass(StrEnum):
     DORSAL = "dorsal"  # k g ŋ ɲ j ç x: made at the back, mouth follows the vowel
     GLOTTAL = "glottal"  # h ɦ
     GLOTTAL_STOP = "glottal_stop"  # ʔ, also the Japanese sokuon っ
-    MORAIC_NASAL = "moraic_nasal"  # Japanese ん written N
+    MORAIC_NASAL = "moraic_nasal"  # Japanese ん: N (OpenJTalk), ɴ (Kokoro)
     CLOSE_FRONT = "close_front"  # i ɪ y ɨ: EE
     CLOSE_MID_FRONT = "close_mid_front"  # e ø: Japanese え, start of English eɪ
     OPEN_MID_FRONT = "open_mid_front"  # ɛ œ: EH
@@ -76,10 +80,10 @@ PHONEME_CLASSES: Mapping[str, PhonemeClass] = MappingProxyType(
             _C.ALVEOLAR: "t d n s z ɹ r ɾ ɺ ɻ ɽ ʈ ɖ ɳ ʂ ʐ ʦ ʣ ts dz",
             _C.POSTALVEOLAR: "ʃ ʒ ʧ ʤ tʃ dʒ ʨ ʥ tɕ dʑ ɕ ʑ",
             _C.LATERAL: "l ɫ ɬ ɮ ʎ ɭ ʟ",
-            _C.DORSAL: "k g ɡ ŋ ɲ ɴ c ɟ ç ʝ j x ɣ q ɢ χ ʁ ʀ ħ ʕ",
+            _C.DORSAL: "k g ɡ ŋ ɲ c ɟ ç ʝ j x ɣ q ɢ χ ʁ ʀ ħ ʕ",
             _C.GLOTTAL: "h ɦ",
             _C.GLOTTAL_STOP: "ʔ",
-            _C.MORAIC_NASAL: "N",
+            _C.MORAIC_NASAL: "N ɴ",
             _C.CLOSE_FRONT: "i ɪ y ʏ ɨ ᵻ",
             _C.CLOSE_MID_FRONT: "e ø",
             _C.OPEN_MID_FRONT: "ɛ œ",
@@ -94,6 +98,23 @@ PHONEME_CLASSES: Mapping[str, PhonemeClass] = MappingProxyType(
             _C.CLOSE_BACK_UNROUNDED: "ɯ ɤ",
         }
     )
+)
+
+VOWEL_CLASSES = frozenset(
+    {
+        _C.CLOSE_FRONT,
+        _C.CLOSE_MID_FRONT,
+        _C.OPEN_MID_FRONT,
+        _C.NEAR_OPEN_FRONT,
+        _C.OPEN,
+        _C.OPEN_MID_CENTRAL,
+        _C.MID_CENTRAL,
+        _C.RHOTIC,
+        _C.OPEN_MID_BACK_ROUNDED,
+        _C.CLOSE_MID_BACK_ROUNDED,
+        _C.CLOSE_BACK_ROUNDED,
+        _C.CLOSE_BACK_UNROUNDED,
+    }
 )
 
 # Letters that only modify the sound before them (ː ʲ ʰ ʷ ˞) and combining marks.

@@ -70,6 +70,7 @@ def cut_timing(
                     for p, s, n, pause in take.timing["phonemes"]
                 ],
                 words=[WordTiming(w, s, n) for w, s, n in take.timing["words"]],
+                morae=[WordTiming(m, s, n) for m, s, n in take.timing.get("morae", [])],
             )
         )
         cursor = offset + Fraction(take.num_samples, take.sample_rate)
