@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response, status
 from api.deps import IdempotencyDep, RuntimeDep, SessionDep, StudioRead, StudioSynthesize
 from api.schemas import JobErrorOut, JobIn, JobOut
 from voicehub.synthesis.jobs import create_synthesis_job
+from voicehub.synthesis.service import per_call_settings
 from voicehub.synthesis.tables import SynthesisJob
 from voicehub.tenancy.scope import get_owned
 
@@ -23,6 +24,9 @@ def job_out(job: SynthesisJob) -> JobOut:
         lines_done=job.lines_done,
         lines_failed=job.lines_failed,
         errors=[JobErrorOut(**error) for error in job.errors],
+        speed=job.speed,
+        sentence_pause=job.sentence_pause,
+        seed=job.seed,
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
@@ -43,9 +47,16 @@ def create_job(
     response: Response,
     body: JobIn | None = None,
 ) -> JobOut:
+    """Every line is rendered with the body's `speed`, `sentence_pause` and `seed`."""
     idem.replay_or_continue(session, caller.principal)
+    body = body or JobIn()
     job = create_synthesis_job(
-        session, runtime.queue, caller.studio_id, project_id, line_ids=(body or JobIn()).line_ids
+        session,
+        runtime.queue,
+        caller.studio_id,
+        project_id,
+        line_ids=body.line_ids,
+        settings=per_call_settings(body.speed, body.sentence_pause, body.seed),
     )
     out = job_out(job)
     response.headers["Location"] = f"/v1/synthesis-jobs/{job.id}"

@@ -19,7 +19,7 @@ from api.schemas import Page, PhonemeOut, TakeIn, TakeOut, TimingOut, WordOut
 from voicehub.metering.tables import UsageRecord
 from voicehub.pagination import paginate
 from voicehub.production.tables import Line, Take
-from voicehub.synthesis.service import Synthesizer, synthesize_line
+from voicehub.synthesis.service import Synthesizer, per_call_settings, synthesize_line
 from voicehub.tenancy.scope import get_owned, owned
 
 router = APIRouter(tags=["takes"])
@@ -36,7 +36,16 @@ def take_out(take: Take, usage: UsageRecord) -> TakeOut:
         text=take.text,
         language=take.language,
         speed=take.speed,
+        sentence_pause=take.sentence_pause,
+        seed=take.seed,
         sample_rate=take.sample_rate,
+        engine_sample_rate=take.engine_sample_rate,
+        bit_depth=take.bit_depth,
+        loudness_target=take.loudness_target.value,
+        loudness_target_lufs=take.loudness_target.target_lufs,
+        loudness_lufs=_db(take.loudness_lufs),
+        true_peak_dbtp=_db(take.true_peak_dbtp),
+        peak_limited=take.peak_limited,
         duration_seconds=round(take.num_samples / take.sample_rate, 6),
         audio_url=f"/v1/takes/{take.id}/audio",
         timing_url=f"/v1/takes/{take.id}/timing",
@@ -45,6 +54,11 @@ def take_out(take: Take, usage: UsageRecord) -> TakeOut:
         currency=usage.currency,
         created_at=take.created_at,
     )
+
+
+def _db(value: float | None) -> float | None:
+    """A measured level as shown: hundredths of a dB (the stored value keeps every digit)."""
+    return None if value is None else round(value, 2)
 
 
 def _usages_of(session: SessionDep, takes: list[Take]) -> dict[str, UsageRecord]:
@@ -70,9 +84,12 @@ def create_take(
     response: Response,
     body: TakeIn | None = None,
 ) -> TakeOut:
-    """Passes the consent gate, renders the line, and meters it in one transaction.
+    """Passes the consent gate, renders the line to the studio's delivery spec, and meters it.
 
-    With an `Idempotency-Key`, a retry returns the first take and is charged once.
+    `speed`, `sentence_pause` and `seed` shape this take; the take reports the seed
+    used, so the same request with that seed renders the same audio again. With an
+    `Idempotency-Key`, a retry returns the first take and is charged once; the same
+    key with a different body is refused.
     """
     idem.replay_or_continue(session, caller.principal)
     body = body or TakeIn()
@@ -81,7 +98,7 @@ def create_take(
         Synthesizer(runtime.engines, runtime.storage, runtime.settings.max_line_chars),
         studio_id=caller.studio_id,
         line_id=line_id,
-        speed=body.speed,
+        settings=per_call_settings(body.speed, body.sentence_pause, body.seed),
         usage_key=f"request:{caller.principal.key_id}:{idem.key}" if idem.key else None,
     )
     out = take_out(take, usage)

@@ -45,7 +45,8 @@ def test_english_line_from_consent_to_usage(client: TestClient, runtime: Runtime
     audio = client.get(take["audio_url"], headers=studio.headers)
     assert audio.headers["content-type"] == "audio/wav"
     rate, frames = _wav_frames(audio.content)
-    assert rate == take["sample_rate"] == 22050
+    # Delivered at the default spec's 48 kHz; Piper renders at 22.05 kHz.
+    assert rate == take["sample_rate"] == 48000 and take["engine_sample_rate"] == 22050
 
     timing = client.get(take["timing_url"], headers=studio.headers).json()
     phonemes = timing["phonemes"]
@@ -83,10 +84,11 @@ def test_japanese_line_uses_kokoro_durations(client: TestClient, runtime: Runtim
     assert take["engine"] == "kokoro"
     timing = client.get(take["timing_url"], headers=studio.headers).json()
     rate, frames = _wav_frames(client.get(take["audio_url"], headers=studio.headers).content)
-    assert rate == 24000
+    assert rate == 48000 and take["engine_sample_rate"] == 24000
     assert sum(p["samples"] for p in timing["phonemes"]) == frames == timing["num_samples"]
-    # Kokoro's duration tensor counts 600-sample frames: every boundary sits on that grid.
-    assert all(p["start_sample"] % 600 == 0 for p in timing["phonemes"])
+    # Kokoro's duration tensor counts 600-sample frames at 24 kHz: every boundary sits on
+    # that grid, which is 1200 samples at the 48 kHz delivered.
+    assert all(p["start_sample"] % 1200 == 0 for p in timing["phonemes"])
     assert any(p["phoneme"] == "a" for p in timing["phonemes"])
     cut_id = client.get(f"/v1/projects/{project.project_id}/cuts", headers=studio.headers).json()[
         "data"

@@ -10,10 +10,11 @@ import datetime as dt
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from voicehub.db import Base, UTCDateTime, utcnow
+from voicehub.delivery.spec import LoudnessStandard
 
 
 class Project(Base):
@@ -112,8 +113,23 @@ class Take(Base):
     model_sha256: Mapped[str] = mapped_column(String(64))
     speaker: Mapped[str] = mapped_column(String(64))
     speed: Mapped[float] = mapped_column()
+    # Seconds between sentences as asked for; None: the engine's own pause.
+    sentence_pause: Mapped[float | None] = mapped_column()
+    # The seed the engine used (asked for or drawn); None for a deterministic engine.
+    seed: Mapped[int | None] = mapped_column(Integer)
+    # The file as delivered (the studio's spec), and the engine's rate it was made at.
     sample_rate: Mapped[int] = mapped_column(Integer)
+    engine_sample_rate: Mapped[int] = mapped_column(Integer)
+    bit_depth: Mapped[int] = mapped_column(Integer)
     num_samples: Mapped[int] = mapped_column(Integer)
+    loudness_target: Mapped[LoudnessStandard] = mapped_column(
+        Enum(LoudnessStandard, native_enum=False, length=16, validate_strings=True)
+    )
+    # Measured on the delivered file; None for silence and for takes made before delivery specs.
+    loudness_lufs: Mapped[float | None] = mapped_column()
+    true_peak_dbtp: Mapped[float | None] = mapped_column()
+    # The true-peak ceiling held the gain down, so the loudness is below the target.
+    peak_limited: Mapped[bool] = mapped_column(default=False)
     audio_key: Mapped[str] = mapped_column(String(200))
     # {"phonemes": [[symbol, start, samples, is_pause], …], "words": [[text, start, samples], …]}
     timing: Mapped[dict[str, Any]] = mapped_column(JSON)

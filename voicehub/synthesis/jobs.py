@@ -6,6 +6,7 @@ import logging
 
 from sqlalchemy.orm import Session
 
+from models.engines import SynthesisSettings
 from voicehub.db import transaction, utcnow
 from voicehub.errors import InvalidInput, VoiceHubError
 from voicehub.ids import new_id
@@ -29,8 +30,13 @@ def create_synthesis_job(
     project_id: str,
     *,
     line_ids: list[str] | None = None,
+    settings: SynthesisSettings | None = None,
 ) -> SynthesisJob:
-    """A queued job for the project's lines (or the given ones); enqueued after commit."""
+    """A queued job for the project's lines (or the given ones); enqueued after commit.
+
+    Every line is rendered with `settings`; with a seed, each line's take uses it.
+    """
+    settings = settings or SynthesisSettings()
     project = get_owned(session, Project, studio_id, project_id)
     if line_ids is None:
         line_ids = [line.id for line in lines_of_project(session, studio_id, project.id)]
@@ -62,6 +68,9 @@ def create_synthesis_job(
         lines_done=0,
         lines_failed=0,
         errors=[],
+        speed=settings.speed,
+        sentence_pause=settings.sentence_pause,
+        seed=settings.seed,
     )
     session.add(job)
     session.flush()
@@ -91,6 +100,9 @@ def run_synthesis_job(runtime: Runtime, job_id: str) -> None:
         job.status = JobStatus.RUNNING
         job.started_at = job.started_at or utcnow()
         studio_id, line_ids = job.studio_id, list(job.line_ids)
+        settings = SynthesisSettings(
+            speed=job.speed, sentence_pause=job.sentence_pause, seed=job.seed
+        )
         failed_lines = {error["line_id"] for error in job.errors}
 
     for line_id in line_ids:
@@ -106,6 +118,7 @@ def run_synthesis_job(runtime: Runtime, job_id: str) -> None:
                     synthesizer,
                     studio_id=studio_id,
                     line_id=line_id,
+                    settings=settings,
                     usage_key=key,
                     job_id=job_id,
                 )

@@ -1,8 +1,8 @@
-"""The path of one line: consent gate → engine → take and its usage record, one transaction."""
+"""The path of one line: consent gate → engine → mastering → take and its usage record, one transaction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from consent.gate import GateRequest, consent_gate
 from models.engines import SynthesisResult, SynthesisSettings
 from models.engines.registry import EngineRegistry
+from models.serving import engine_for_voice
 from models.tables import Voice
-from voicehub.audio import wav_bytes
 from voicehub.db import utcnow
+from voicehub.delivery.mastering import master
 from voicehub.errors import CharacterNotCast, InvalidInput, LanguageUnsupported
 from voicehub.ids import new_id
 from voicehub.metering.service import record_usage
@@ -22,6 +23,7 @@ from voicehub.production.service import check_line_text
 from voicehub.production.tables import Character, Line, Project, Take
 from voicehub.storage import LocalStorage
 from voicehub.tenancy.scope import get_owned
+from voicehub.tenancy.service import delivery_spec
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 
@@ -44,24 +46,38 @@ def timing_document(result: SynthesisResult) -> dict[str, Any]:
     }
 
 
+def per_call_settings(
+    speed: float = 1.0, sentence_pause: float | None = None, seed: int | None = None
+) -> SynthesisSettings:
+    """A caller's speed, sentence pause and seed, checked; each refusal names its field."""
+    _check_speed(speed)
+    return SynthesisSettings(speed=speed, sentence_pause=sentence_pause, seed=seed)
+
+
+def _check_speed(speed: float) -> None:
+    if not MIN_SPEED <= speed <= MAX_SPEED:
+        raise InvalidInput(f"Speed must be between {MIN_SPEED} and {MAX_SPEED}.", fields=["speed"])
+
+
 def synthesize_line(
     session: Session,
     synthesizer: Synthesizer,
     *,
     studio_id: str,
     line_id: str,
-    speed: float = 1.0,
+    settings: SynthesisSettings | None = None,
     usage_key: str | None = None,
     job_id: str | None = None,
 ) -> tuple[Take, UsageRecord]:
-    """Render one line as a new take, with exactly one usage record, or refuse.
+    """Render one line as a new take to the studio's delivery spec, with one usage record, or refuse.
 
     The consent gate runs before synthesis (refuse early) and again, with the
     consent row locked, just before the take is written: a revocation that
-    lands while the engine runs wins, and nothing is delivered or charged.
+    lands while the engine runs (or the take is mastered) wins, and nothing is
+    delivered or charged.
     """
-    if not MIN_SPEED <= speed <= MAX_SPEED:
-        raise InvalidInput(f"Speed must be between {MIN_SPEED} and {MAX_SPEED}.", fields=["speed"])
+    settings = settings or SynthesisSettings()
+    _check_speed(settings.speed)
     line = get_owned(session, Line, studio_id, line_id)
     text = check_line_text(line.text, synthesizer.max_line_chars)
     project = get_owned(session, Project, studio_id, line.project_id)
@@ -85,13 +101,18 @@ def synthesize_line(
         text=text,
     )
     allowed = consent_gate(session, gate)
+    spec = delivery_spec(session, studio_id)
 
-    engine = synthesizer.engines.get(voice.engine)
+    engine = engine_for_voice(session, synthesizer.engines, voice)
     if line.language not in engine.info.languages:
         raise LanguageUnsupported(
             f"Voice {voice.id} speaks {', '.join(engine.info.languages)}, not '{line.language}'."
         )
-    result = engine.synthesize(text, speaker=voice.speaker, settings=SynthesisSettings(speed=speed))
+    rendered = engine.synthesize(
+        text, speaker=voice.speaker, settings=replace(settings, language=line.language)
+    )
+    mastered = master(rendered, spec)
+    result = mastered.result
 
     version = consent_gate(session, gate, lock=True, passed=allowed)
     take_id = new_id("take")
@@ -108,9 +129,17 @@ def synthesize_line(
         engine=engine.info.name,
         model_sha256=engine.info.model_version,
         speaker=voice.speaker,
-        speed=speed,
+        speed=settings.speed,
+        sentence_pause=settings.sentence_pause,
+        seed=rendered.seed,
         sample_rate=result.sample_rate,
+        engine_sample_rate=mastered.engine_sample_rate,
+        bit_depth=mastered.bit_depth,
         num_samples=result.num_samples,
+        loudness_target=mastered.loudness,
+        loudness_lufs=mastered.loudness_lufs,
+        true_peak_dbtp=mastered.true_peak_dbtp,
+        peak_limited=mastered.peak_limited,
         audio_key=f"takes/{studio_id}/{line.id}/{take_id}.wav",
         timing=timing_document(result),
         created_at=utcnow(),
@@ -125,9 +154,7 @@ def synthesize_line(
         use=project.use,
         idempotency_key=usage_key or f"take:{take.id}",
     )
-    synthesizer.storage.put_in_transaction(
-        session, take.audio_key, wav_bytes(result.audio, result.sample_rate)
-    )
+    synthesizer.storage.put_in_transaction(session, take.audio_key, mastered.wav)
     return take, usage
 
 

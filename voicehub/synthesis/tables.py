@@ -36,6 +36,10 @@ class SynthesisJob(Base):
     lines_failed: Mapped[int] = mapped_column(Integer, default=0)
     # [{"line_id": …, "code": …, "detail": …}]
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Per-call settings every line of the job is rendered with (see SynthesisSettings).
+    speed: Mapped[float] = mapped_column(default=1.0)
+    sentence_pause: Mapped[float | None] = mapped_column()
+    seed: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from voicehub.delivery.spec import DeliverySpec
 from voicehub.errors import Forbidden, InvalidInput, Unauthenticated
 from voicehub.ids import new_id
-from voicehub.tenancy.tables import ApiKey, Studio
+from voicehub.tenancy.tables import ApiKey, Studio, StudioDelivery
 
 STUDIO_SCOPES = ("read", "synthesize", "export", "billing")
 ACTOR_SCOPES = ("consent", "read")
@@ -96,3 +97,23 @@ def authenticate(session: Session, secret: str | None) -> Principal:
         studio_id=key.studio_id,
         actor_id=key.actor_id,
     )
+
+
+def delivery_spec(session: Session, studio_id: str) -> DeliverySpec:
+    """The studio's delivery spec: the one it set, or the default."""
+    row = session.get(StudioDelivery, studio_id)
+    return DeliverySpec() if row is None else row.spec
+
+
+def set_delivery_spec(session: Session, studio_id: str, spec: DeliverySpec) -> DeliverySpec:
+    """Replace the studio's delivery spec; takes rendered from now on meet it."""
+    row = session.get(StudioDelivery, studio_id)
+    if row is None:
+        row = StudioDelivery(studio_id=studio_id)
+        session.add(row)
+    row.sample_rate = spec.sample_rate
+    row.bit_depth = spec.bit_depth
+    row.loudness = spec.loudness
+    row.true_peak_ceiling_dbtp = spec.true_peak_ceiling_dbtp
+    session.flush()
+    return row.spec

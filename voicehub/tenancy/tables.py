@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from voicehub.db import Base, UTCDateTime, utcnow
+from voicehub.delivery.spec import DeliverySpec, LoudnessStandard
 
 
 class Studio(Base):
@@ -38,3 +39,24 @@ class ApiKey(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class StudioDelivery(Base):
+    """A studio's delivery spec, once it has set one; until then it gets `DeliverySpec()`."""
+
+    __tablename__ = "studio_deliveries"
+
+    studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id"), primary_key=True)
+    sample_rate: Mapped[int] = mapped_column(Integer)
+    bit_depth: Mapped[int] = mapped_column(Integer)
+    loudness: Mapped[LoudnessStandard] = mapped_column(
+        Enum(LoudnessStandard, native_enum=False, length=16, validate_strings=True)
+    )
+    true_peak_ceiling_dbtp: Mapped[float] = mapped_column()
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def spec(self) -> DeliverySpec:
+        return DeliverySpec(
+            self.sample_rate, self.bit_depth, self.loudness, self.true_peak_ceiling_dbtp
+        )
