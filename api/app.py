@@ -14,11 +14,14 @@ from api import problems
 from api.deps import RuntimeDep
 from api.routers import (
     actor,
+    builds,
+    engines,
     events,
     exports,
     jobs,
     platform,
     projects,
+    studio,
     takes,
     usage,
     voices,
@@ -85,7 +88,10 @@ def create_app(
         events,
         webhooks,
         actor,
+        builds,
+        studio,
         platform,
+        engines,
     ):
         app.include_router(module.router)
 

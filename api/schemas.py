@@ -163,10 +163,29 @@ class CutOut(BaseModel):
     lines: list[LineOut]
 
 
-class TakeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"speed": 1.0}]})
+class SynthesisControls(BaseModel):
+    """Per-call controls: how the engine speaks this call's lines."""
 
     speed: float = Field(default=1.0, description="Speaking rate; >1 is faster (0.5 to 2.0).")
+    sentence_pause: float | None = Field(
+        default=None,
+        description="Seconds of silence between sentences (0 to 5); null keeps the engine's own"
+        " (Piper: none, Kokoro: 0.35 s).",
+    )
+    seed: int | None = Field(
+        default=None,
+        description="0 to 2147483647. The same line, settings and seed give the same audio on a"
+        " stochastic engine (Piper); null draws one, which the take reports.",
+    )
+
+
+class TakeIn(SynthesisControls):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"speed": 1.0}, {"speed": 1.1, "sentence_pause": 0.4, "seed": 1234}]
+        },
+    )
 
 
 class TakeOut(BaseModel):
@@ -179,7 +198,26 @@ class TakeOut(BaseModel):
     text: str
     language: str
     speed: float
-    sample_rate: int
+    sentence_pause: float | None = Field(description="As asked for; null: the engine's own.")
+    seed: int | None = Field(
+        description="The seed the engine used (asked for or drawn): pass it again to make the"
+        " same take. null for a deterministic engine."
+    )
+    sample_rate: int = Field(description="Of the delivered WAV: the studio's delivery spec.")
+    engine_sample_rate: int = Field(description="The rate the engine rendered at.")
+    bit_depth: int = Field(description="16 or 24-bit PCM.")
+    loudness_target: str = Field(description="ebu_r128 (−23 LUFS), atsc_a85 (−24 LKFS) or none.")
+    loudness_target_lufs: float | None
+    loudness_lufs: float | None = Field(
+        description="Integrated loudness measured on the delivered file (BS.1770-4);"
+        " null for silence and for takes made before delivery specs."
+    )
+    true_peak_dbtp: float | None = Field(
+        description="True peak of the delivered file (4× oversampled)."
+    )
+    peak_limited: bool = Field(
+        description="The true-peak ceiling held the gain down: the loudness is below the target."
+    )
     duration_seconds: float
     audio_url: str
     timing_url: str
@@ -213,9 +251,12 @@ class TimingOut(BaseModel):
     words: list[WordOut]
 
 
-class JobIn(BaseModel):
+class JobIn(SynthesisControls):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{}, {"line_ids": ["line_…"]}]}
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{}, {"line_ids": ["line_…"]}, {"speed": 0.9, "sentence_pause": 0.5}]
+        },
     )
 
     line_ids: list[str] | None = Field(default=None, description="Omit to synthesize every line.")
@@ -236,6 +277,11 @@ class JobOut(BaseModel):
     lines_done: int
     lines_failed: int
     errors: list[JobErrorOut]
+    speed: float
+    sentence_pause: float | None
+    seed: int | None = Field(
+        description="The seed every line is rendered with; null: each line draws its own."
+    )
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
@@ -273,6 +319,9 @@ class ConsentVersionOut(BaseModel):
     allowed_studio_ids: list[str]
     blocked_studio_ids: list[str]
     requires_project_approval: bool
+    allows_voice_build: bool = Field(
+        description="Whether a voice model may be trained on the actor's recordings."
+    )
     currency: str
     prices_per_1k_chars_micros: dict[str, int]
     minimum_per_line_micros: int
@@ -340,6 +389,10 @@ class TermsIn(BaseModel):
     allowed_studio_ids: list[str] = []
     blocked_studio_ids: list[str] = []
     requires_project_approval: bool = False
+    allows_voice_build: bool = Field(
+        default=False,
+        description="Allow VoiceHub to train a voice model on my recordings (voice builds).",
+    )
     currency: str
     prices_per_1k_chars_micros: dict[str, int]
     minimum_per_line_micros: int = 0
@@ -414,3 +467,124 @@ class StatusChangeIn(BaseModel):
     )
 
     reason: str = Field(default="", max_length=500)
+
+
+class EngineOut(BaseModel):
+    name: str = Field(description='"piper", "kokoro", or an operator\'s model as "coqui:<name>".')
+    languages: list[str] = Field(description="Primary language subtags the engine speaks.")
+    sample_rate: int
+    speakers: list[str]
+    model_sha256: str = Field(
+        description="Content hash of the loaded model; a voice and each take name their model by it."
+    )
+    gpu_capable: bool = Field(
+        description="A GPU could run this engine with what is installed on this server."
+    )
+    gpu_in_use: bool = Field(description="This engine runs on a GPU on this server now.")
+
+
+class EngineListOut(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[EngineOut]
+    gpu_available: bool = Field(description="The server process sees a CUDA GPU now.")
+
+
+class BuildVoiceIn(BaseModel):
+    """A voice of the actor's own, to be built from their recordings."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "Rin Mori (own voice)", "language": "ja"}]},
+    )
+
+    name: str = Field(min_length=1, max_length=200)
+    language: str = Field(
+        min_length=2, max_length=3, description="ISO 639 code of the language recorded: ja, en, …"
+    )
+
+
+class BuildVoiceOut(BaseModel):
+    id: str
+    name: str
+    language: str
+    engine: str
+    built: bool = Field(description="A build has registered the voice's model.")
+    model_sha256: str | None = Field(description="Content hash of the built model, once built.")
+    created_at: dt.datetime
+
+
+class BuildRecordingOut(BaseModel):
+    id: str
+    build_id: str
+    transcript: str
+    duration_seconds: float
+    sample_rate: int
+    sha256: str = Field(description="Hash of the uploaded WAV file.")
+    created_at: dt.datetime
+
+
+class BuildOut(BaseModel):
+    id: str
+    voice_id: str
+    stage: Literal[
+        "collecting", "queued", "preparing", "training", "packaging", "done", "failed"
+    ] = Field(
+        description="collecting until started; then queued → preparing → training → packaging"
+        " → done, or failed."
+    )
+    progress: float = Field(description="0 to 1 across preparing, training and packaging.")
+    steps_done: int
+    steps_total: int
+    recordings: int
+    recorded_seconds: float
+    min_total_seconds: float = Field(description="Recorded speech a build needs to start.")
+    error_code: str | None = Field(description="Why it failed: an error code of this API.")
+    error: str | None
+    base_sha256: str | None = Field(
+        description="The base checkpoint the model was fine-tuned from; null when trained from scratch."
+    )
+    consent_version_id: str | None = Field(
+        description="The consent version that allowed the model to be registered."
+    )
+    model_sha256: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    updated_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class DeliverySpecIn(BaseModel):
+    """The studio's delivery spec; an omitted field takes its default."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"sample_rate": 48000, "bit_depth": 24, "loudness": "ebu_r128"},
+                {"loudness": "atsc_a85", "true_peak_ceiling_dbtp": -2.0},
+            ]
+        },
+    )
+
+    sample_rate: int = Field(default=48000, description="22050, 24000, 44100, 48000 or 96000 Hz.")
+    bit_depth: int = Field(default=24, description="16 or 24-bit PCM.")
+    loudness: str = Field(
+        default="ebu_r128",
+        description="ebu_r128 (−23 LUFS integrated), atsc_a85 (−24 LKFS) or none (as rendered).",
+    )
+    true_peak_ceiling_dbtp: float | None = Field(
+        default=None,
+        description="−20 to 0 dBTP. Omitted: the standard's usual ceiling (EBU R 128 −1,"
+        " ATSC A/85 −2, none −1).",
+    )
+    channels: str = Field(default="mono", description="Takes are mono.")
+
+
+class DeliverySpecOut(BaseModel):
+    sample_rate: int
+    bit_depth: int
+    loudness: str
+    loudness_target_lufs: float | None
+    true_peak_ceiling_dbtp: float
+    channels: str
+    is_default: bool = Field(description="The studio has not set a spec: this is the default.")

@@ -68,3 +68,8 @@ class ApprovalDeclined(ConsentRefused):
 class ApprovalRevoked(ConsentRefused):
     code = "approval_revoked"
     title = "The actor withdrew their approval of this project"
+
+
+class VoiceBuildNotAllowed(ConsentRefused):
+    code = "voice_build_not_allowed"
+    title = "The actor has not agreed to a voice model trained on their recordings"

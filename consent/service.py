@@ -275,6 +275,7 @@ def _new_terms_version(
         languages=list(terms.languages),
         territories=list(terms.territories),
         ends_at=terms.ends_at,
+        voice_build=terms.allows_voice_build,
     )
     return _write_version(
         session,
@@ -358,6 +359,7 @@ def _write_version(
         allowed_studio_ids=list(terms.allowed_studio_ids),
         blocked_studio_ids=list(terms.blocked_studio_ids),
         requires_project_approval=terms.requires_project_approval,
+        allows_voice_build=terms.allows_voice_build,
         currency=terms.currency,
         prices_per_1k_chars_micros=dict(terms.prices_per_1k_chars_micros),
         minimum_per_line_micros=terms.minimum_per_line_micros,
@@ -408,6 +410,7 @@ def version_summary(version: ConsentVersion) -> dict[str, Any]:
         "allowed_studio_ids": version.allowed_studio_ids,
         "blocked_studio_ids": version.blocked_studio_ids,
         "requires_project_approval": version.requires_project_approval,
+        "allows_voice_build": version.allows_voice_build,
         "currency": version.currency,
         "prices_per_1k_chars_micros": version.prices_per_1k_chars_micros,
         "minimum_per_line_micros": version.minimum_per_line_micros,

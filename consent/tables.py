@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -121,6 +122,8 @@ class ConsentVersion(Base):
     allowed_studio_ids: Mapped[list[str]] = mapped_column(JSON)
     blocked_studio_ids: Mapped[list[str]] = mapped_column(JSON)
     requires_project_approval: Mapped[bool] = mapped_column()
+    # Training a voice model on the actor's recordings is its own, explicit yes.
+    allows_voice_build: Mapped[bool] = mapped_column(default=False, server_default=false())
     currency: Mapped[str] = mapped_column(String(3))
     # Price per 1,000 billable characters, per allowed use.
     prices_per_1k_chars_micros: Mapped[dict[str, int]] = mapped_column(JSON)

@@ -40,6 +40,8 @@ class ConsentTerms:
     requires_project_approval: bool = False
     minimum_per_line_micros: int = 0
     notice_period_days: int = 0
+    # Whether VoiceHub may train a voice model on the actor's recordings: off unless said.
+    allows_voice_build: bool = False
 
     def validate(self) -> None:
         """Refuse terms that are incomplete, vague or contradictory, naming the field."""
@@ -130,4 +132,5 @@ def terms_of(version: ConsentVersion) -> ConsentTerms:
         requires_project_approval=version.requires_project_approval,
         minimum_per_line_micros=version.minimum_per_line_micros,
         notice_period_days=version.notice_period_days,
+        allows_voice_build=version.allows_voice_build,
     )

@@ -150,11 +150,13 @@ def consent_statement(
     territories: Sequence[str],
     ends_at: dt.date | None,
     challenge: str | None = None,
+    voice_build: bool = False,
 ) -> Statement:
     """The consent statement for one version, in the actor's language (English otherwise).
 
     `challenge` is drawn fresh when not given; pass the stored one to rebuild
-    the same text.
+    the same text. `voice_build` adds the signer's yes to a model trained on the
+    recordings they upload.
     """
     if not (uses and languages and territories):
         raise InvalidInput(
@@ -174,14 +176,18 @@ def consent_statement(
     words = _WORDS[lang]
     if challenge is None:
         challenge = ("、" if lang == "ja" else ", ").join(_draw(words, CHALLENGE_WORDS))
-    if lang == "ja":
-        text = _japanese(
-            actor_name, signer_name, kind, uses, languages, territories, ends_at, challenge
-        )
-    else:
-        text = _english(
-            actor_name, signer_name, kind, uses, languages, territories, ends_at, challenge
-        )
+    compose = _japanese if lang == "ja" else _english
+    text = compose(
+        actor_name,
+        signer_name,
+        kind,
+        uses,
+        languages,
+        territories,
+        ends_at,
+        challenge,
+        voice_build=voice_build,
+    )
     return Statement(text=text, challenge=challenge, language=lang)
 
 
@@ -215,6 +221,7 @@ def _english(
     territories: Sequence[str],
     ends_at: dt.date | None,
     challenge: str,
+    voice_build: bool = False,
 ) -> str:
     if signer_kind is SignerKind.ACTOR and signer_name in ("", actor_name):
         who, whose = f"I, {actor_name},", "my voice"
@@ -237,7 +244,13 @@ def _english(
     return (
         f"{who} agree that VoiceHub may use recordings of {whose} to create a synthetic voice "
         f"for {use_text}, in {language_text}, {where}, {until}. "
-        "I can withdraw this consent at any time. "
+        + (
+            f"I also agree that VoiceHub may train a voice model on recordings of {whose} "
+            "uploaded to it. "
+            if voice_build
+            else ""
+        )
+        + "I can withdraw this consent at any time. "
         f"My challenge words are: {challenge}."
     )
 
@@ -251,6 +264,7 @@ def _japanese(
     territories: Sequence[str],
     ends_at: dt.date | None,
     challenge: str,
+    voice_build: bool = False,
 ) -> str:
     if signer_kind is SignerKind.ACTOR and signer_name in ("", actor_name):
         who, whose = f"私、{actor_name}は、", "私の声"
@@ -273,7 +287,12 @@ def _japanese(
     return (
         f"{who}VoiceHubが{whose}の録音を使い、{use_text}のための合成音声を作ることに同意します。"
         f"言語は{language_text}、地域は{where}、期間は{until}です。"
-        "この同意はいつでも撤回できます。"
+        + (
+            f"また、VoiceHubにアップロードされた{whose}の録音で音声モデルを学習させることに同意します。"
+            if voice_build
+            else ""
+        )
+        + "この同意はいつでも撤回できます。"
         f"確認の言葉は「{challenge}」です。"
     )
 

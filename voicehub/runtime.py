@@ -85,7 +85,9 @@ def build_runtime(settings: Settings, *, engines: EngineRegistry | None = None) 
     storage = LocalStorage(settings.storage_dir)
     if engines is None:
         engines = EngineRegistry.load(
-            settings.enabled_engines, cache_dir=settings.data_dir / "models"
+            settings.enabled_engines,
+            cache_dir=settings.data_dir / "models",
+            coqui_models=settings.coqui_model_paths,
         )
     return Runtime(
         settings=settings,

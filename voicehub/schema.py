@@ -2,6 +2,7 @@
 
 from consent import tables as consent_tables
 from models import tables as model_tables
+from models.builds import tables as build_tables
 from voicehub import idempotency
 from voicehub.db import Base
 from voicehub.metering import tables as metering_tables
@@ -13,6 +14,7 @@ from voicehub.tenancy import tables as tenancy_tables
 metadata = Base.metadata
 
 __all__ = [
+    "build_tables",
     "consent_tables",
     "idempotency",
     "metadata",
