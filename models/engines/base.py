@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -220,3 +221,59 @@ def join_sentences(parts: list[SynthesisResult], pause_samples: int) -> Synthesi
         morae=morae,
         seed=parts[0].seed,
     )
+
+
+WORD_BOUNDARY = " "
+
+
+def word_groups(labels: Sequence[tuple[str, bool]], *, first_index: int = 0) -> list[list[int]]:
+    """Indices of the spoken phonemes of each word: the runs between word-boundary tokens.
+
+    `labels` are (phoneme, is_pause) pairs; indices count from `first_index`.
+    """
+    groups: list[list[int]] = [[]]
+    for offset, (phoneme, is_pause) in enumerate(labels):
+        if phoneme == WORD_BOUNDARY:
+            groups.append([])
+        elif not is_pause:
+            groups[-1].append(first_index + offset)
+    return [group for group in groups if group]
+
+
+def text_words(text: str) -> list[str]:
+    """The text's words, split at whitespace, with surrounding punctuation stripped."""
+    words = (_strip_punctuation(token) for token in text.split())
+    return [word for word in words if word]
+
+
+def _strip_punctuation(token: str) -> str:
+    start, end = 0, len(token)
+    while start < end and is_punctuation(token[start]):
+        start += 1
+    while end > start and is_punctuation(token[end - 1]):
+        end -= 1
+    return token[start:end]
+
+
+def label_words(
+    text: str, groups: list[list[int]], phonemes: list[PhonemeTiming]
+) -> list[WordTiming]:
+    """Name each group of phoneme indices by its word of `text` when the counts agree.
+
+    Phonemizers and cleaners sometimes read one written word as several ("1,000",
+    "3" → "three") or run two together; then there is no honest one-to-one pairing
+    left to make, and each group is named by its own phonemes instead.
+    """
+    words = text_words(text)
+    if len(words) == len(groups):
+        labels = words
+    else:
+        labels = ["".join(phonemes[index].phoneme for index in group) for group in groups]
+    return [
+        WordTiming(
+            text=label,
+            start=phonemes[group[0]].start,
+            samples=phonemes[group[-1]].end - phonemes[group[0]].start,
+        )
+        for label, group in zip(labels, groups, strict=True)
+    ]

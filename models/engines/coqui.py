@@ -19,6 +19,7 @@ import copy
 import hashlib
 import io
 import json
+import logging
 import math
 import re
 import secrets
@@ -41,7 +42,9 @@ from models.engines.base import (
     check_speaker,
     is_punctuation,
     join_sentences,
+    label_words,
     timings_from_counts,
+    word_groups,
 )
 from models.errors import (
     EngineFailed,
@@ -74,7 +77,6 @@ _SIDE_FILES = {
 }
 # Stress marks are not sounds: their samples go to the phoneme they stress.
 _STRESS_MARKS = frozenset("ˈˌ")
-_WORD_BOUNDARY = " "
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|(?<=[。！？])")
 
 _inference = threading.Lock()
@@ -289,6 +291,10 @@ def _build(
 ) -> _Loaded:
     """Verify the bytes' hash, read the checkpoint and make the model ready for inference."""
     import torch
+
+    # coqui's tokenizer logs a line's whole text when it drops a character; a
+    # studio's script must not end up in the server's logs.
+    logging.getLogger("TTS.tts.utils.text.tokenizer").setLevel(logging.ERROR)
     from TTS.tts.models.vits import Vits
 
     source = engine_config.checkpoint_path
@@ -605,32 +611,4 @@ def _words(tokens: _Tokens, phonemes: list[PhonemeTiming]) -> list[WordTiming]:
     Cleaners expand numbers and abbreviations ("3" → "three"); when the counts then
     differ, a word is named by its own tokens rather than paired by guess.
     """
-    groups: list[list[int]] = [[]]
-    for index, (label, is_pause) in enumerate(tokens.labels):
-        if label == _WORD_BOUNDARY:
-            groups.append([])
-        elif not is_pause:
-            groups[-1].append(index)
-    groups = [group for group in groups if group]
-    text_words = [word for word in (_strip_punctuation(raw) for raw in tokens.text.split()) if word]
-    if len(text_words) == len(groups):
-        names = text_words
-    else:
-        names = ["".join(tokens.labels[index][0] for index in group) for group in groups]
-    return [
-        WordTiming(
-            text=name,
-            start=phonemes[group[0]].start,
-            samples=phonemes[group[-1]].end - phonemes[group[0]].start,
-        )
-        for name, group in zip(names, groups, strict=True)
-    ]
-
-
-def _strip_punctuation(token: str) -> str:
-    start, end = 0, len(token)
-    while start < end and is_punctuation(token[start]):
-        start += 1
-    while end > start and is_punctuation(token[end - 1]):
-        end -= 1
-    return token[start:end]
+    return label_words(tokens.text, word_groups(tokens.labels), phonemes)

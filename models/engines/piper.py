@@ -28,15 +28,15 @@ import numpy.typing as npt
 
 from models.engines.base import (
     EngineInfo,
-    PhonemeTiming,
     SynthesisResult,
     SynthesisSettings,
-    WordTiming,
     check_speaker,
     file_sha256,
     is_punctuation,
     join_sentences,
+    label_words,
     timings_from_counts,
+    word_groups,
 )
 from models.errors import EngineFailed
 from voicehub.errors import TextEmpty
@@ -60,7 +60,6 @@ _OTHER_RANDOM_OPS = frozenset(
 )
 
 _STRESS_MARKS = frozenset("ˈˌ")
-_WORD_BOUNDARY = " "
 # Piper splits sentences itself; we split at the same obvious ends so that each
 # sentence's phonemes can be matched to that sentence's words.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
@@ -267,7 +266,7 @@ def _sentence(
             )
         if all(is_pause for _, is_pause, _ in folded):
             continue
-        groups.extend(_word_groups(folded, first_index=len(labels)))
+        groups.extend(word_groups([(p, pause) for p, pause, _ in folded], first_index=len(labels)))
         labels.extend((phoneme, is_pause) for phoneme, is_pause, _ in folded)
         counts.extend(count for _, _, count in folded)
         audio.append(np.asarray(chunk.audio_float_array, dtype=np.float32))
@@ -278,7 +277,7 @@ def _sentence(
         audio=np.concatenate(audio),
         sample_rate=sample_rate,
         phonemes=phonemes,
-        words=_label_words(sentence, groups, phonemes),
+        words=label_words(sentence, groups, phonemes),
     )
 
 
@@ -385,52 +384,3 @@ def _fold_stress(alignments: Sequence[PhonemeAlignment]) -> list[tuple[str, bool
         out.append((phoneme, is_punctuation(phoneme), int(alignment.num_samples) + carried))
         carried = 0
     return out
-
-
-def _word_groups(folded: list[tuple[str, bool, int]], *, first_index: int) -> list[list[int]]:
-    """Indices of the spoken phonemes of each word: the runs between word-boundary tokens."""
-    groups: list[list[int]] = [[]]
-    for offset, (phoneme, is_pause, _) in enumerate(folded):
-        if phoneme == _WORD_BOUNDARY:
-            groups.append([])
-        elif not is_pause:
-            groups[-1].append(first_index + offset)
-    return [group for group in groups if group]
-
-
-def _text_words(sentence: str) -> list[str]:
-    """The sentence's words, split at whitespace, with surrounding punctuation stripped."""
-    words = (_strip_punctuation(token) for token in sentence.split())
-    return [word for word in words if word]
-
-
-def _strip_punctuation(token: str) -> str:
-    start, end = 0, len(token)
-    while start < end and is_punctuation(token[start]):
-        start += 1
-    while end > start and is_punctuation(token[end - 1]):
-        end -= 1
-    return token[start:end]
-
-
-def _label_words(
-    sentence: str, groups: list[list[int]], phonemes: list[PhonemeTiming]
-) -> list[WordTiming]:
-    """Name each phoneme group by its text word when the counts agree, else by its phonemes.
-
-    espeak sometimes reads one written word as several ("1,000") or runs two together,
-    and then there is no honest one-to-one pairing left to make.
-    """
-    text_words = _text_words(sentence)
-    if len(text_words) == len(groups):
-        labels = text_words
-    else:
-        labels = ["".join(phonemes[index].phoneme for index in group) for group in groups]
-    return [
-        WordTiming(
-            text=label,
-            start=phonemes[group[0]].start,
-            samples=phonemes[group[-1]].end - phonemes[group[0]].start,
-        )
-        for label, group in zip(labels, groups, strict=True)
-    ]
