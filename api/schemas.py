@@ -27,6 +27,10 @@ class VoiceOut(BaseModel):
     actor_credit: str
     language: str
     engine: str
+    model_status: Literal["ready", "not_built"] = Field(
+        description="not_built: a voice the actor is building from their recordings, whose model"
+        " is not done yet; its lines are refused with voice_not_built until it is."
+    )
     consent_status: str = Field(
         description="active, paused, revoked, expired, not_started or unverified: where the studio stands now."
     )
@@ -249,6 +253,10 @@ class TimingOut(BaseModel):
     num_samples: int
     phonemes: list[PhonemeOut]
     words: list[WordOut]
+    morae: list[WordOut] = Field(
+        default_factory=list,
+        description="Japanese takes: each mora in kana (ん, っ and ー are morae of their own).",
+    )
 
 
 class JobIn(SynthesisControls):

@@ -43,7 +43,7 @@ def engine_for_voice(
     """
     if voice.engine != BUILT_ENGINE:
         return engines.get(voice.engine)
-    if not voice.model_sha256:
+    if not has_model(voice):
         raise VoiceNotBuilt(
             f"Voice {voice.id} has no model yet: its actor's build has not finished.",
             voice_id=voice.id,
@@ -75,6 +75,11 @@ def engine_for_voice(
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return engine
+
+
+def has_model(voice: Voice) -> bool:
+    """Whether the voice has a model: always on an installed engine; once built for a built voice."""
+    return voice.engine != BUILT_ENGINE or bool(voice.model_sha256)
 
 
 def forget_models() -> None:

@@ -71,8 +71,8 @@ def queue_url() -> str:
 
 @pytest.fixture(scope="session")
 def engines() -> EngineRegistry:
-    """The real Piper and Kokoro engines, loaded once for the whole run."""
-    return EngineRegistry.load(["piper", "kokoro"], cache_dir=None)
+    """The real Piper, Kokoro and espeak-ng engines, loaded once for the whole run."""
+    return EngineRegistry.load(["piper", "kokoro", "espeak"], cache_dir=None)
 
 
 @pytest.fixture(scope="session")

@@ -203,6 +203,12 @@ def drive(base_url: str, data: DemoData, output: Path) -> None:
     """Act as the studio and the actors over HTTP, writing every output under `output`."""
     studio = {"Authorization": f"Bearer {data.studio_key}"}
     with httpx.Client(base_url=base_url, timeout=120) as http:
+        for engine in _check(http.get("/v1/engines", headers=studio))["data"]:
+            print(
+                f"  engine {engine['name']}: {len(engine['speakers'])} speaker(s),"
+                f" {', '.join(engine['languages'][:6])}{' …' if len(engine['languages']) > 6 else ''},"
+                f" {engine['sample_rate']} Hz"
+            )
         project = _check(
             http.post(
                 "/v1/projects",
@@ -261,14 +267,31 @@ def drive(base_url: str, data: DemoData, output: Path) -> None:
             )
             tsv = _check(http.get(f"/v1/cuts/{cut_id}/exports/rhubarb", headers=studio))
             (folder / f"{cut['number']}.rhubarb.tsv").write_bytes(tsv)
+            # The Japanese three-cel chart (トジ/中/アキ) animators draw 口パク with.
+            anime3 = _check(
+                http.get(
+                    f"/v1/cuts/{cut_id}/exports/json",
+                    params={"shape_set": "anime3"},
+                    headers=studio,
+                )
+            )
+            (folder / f"{cut['number']}.anime3.json").write_text(
+                json.dumps(anime3, ensure_ascii=False, indent=2), "utf-8"
+            )
             for line in cut["lines"]:
                 if line["latest_take_id"]:
-                    wav = _check(
-                        http.get(f"/v1/takes/{line['latest_take_id']}/audio", headers=studio)
-                    )
+                    take_url = f"/v1/takes/{line['latest_take_id']}"
+                    take = _check(http.get(take_url, headers=studio))
+                    wav = _check(http.get(f"{take_url}/audio", headers=studio))
                     (folder / f"{line['id']}.wav").write_bytes(wav)
+                    print(
+                        f"    {line['id']}: {take['engine']}, {take['sample_rate']} Hz"
+                        f" {take['bit_depth']}-bit, {take['loudness_lufs']:.1f} LUFS,"
+                        f" true peak {take['true_peak_dbtp']:.1f} dBTP"
+                    )
             print(
-                f"  {cut['number']}: timing JSON, Rhubarb TSV and {len(cut['lines'])} WAVs → {folder}"
+                f"  {cut['number']}: timing JSON (Rhubarb and anime3 shapes), Rhubarb TSV and"
+                f" {len(cut['lines'])} WAVs → {folder}"
             )
 
         period = dt.datetime.now(dt.UTC).strftime("%Y-%m")
@@ -297,7 +320,7 @@ def run_demo(*, output: Path, host: str, port: int, serve: bool, fresh: bool) ->
     print(f"VoiceHub demo — data in {settings.data_dir}/, outputs in {output}/")
     print("1. database: running the migrations")
     migrate(settings.resolved_database_url)
-    print("2. loading the bundled voices (Piper English, Kokoro Japanese)")
+    print("2. loading the engines (Piper English, Kokoro Japanese, espeak-ng for the rest)")
     runtime = build_runtime(settings)
     activate(runtime)
     data = seed(runtime)

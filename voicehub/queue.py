@@ -36,6 +36,13 @@ def _deliver_webhook(delivery_id: str) -> None:
     deliver_webhook(current(), delivery_id)
 
 
+def _run_voice_build(build_id: str) -> None:
+    from models.builds.tasks import run_voice_build
+    from voicehub.runtime import current
+
+    run_voice_build(current(), build_id)
+
+
 def _sweep_consents() -> None:
     from consent.service import expire_and_shred_due
     from voicehub.db import transaction
@@ -76,6 +83,10 @@ class JobQueue:
             _deliver_webhook
         )
 
+        # No Huey retries: a build fails for a reason the actor is shown; starting it again
+        # is their call. It holds its worker for the whole training run.
+        self._voice_build: TaskWrapper = huey.task(name="voicehub.voice_build")(_run_voice_build)
+
         # Every minute: expire consents past their end date, shred voices whose
         # notice period has ended. Runs in consumers started with periodic=True.
         self._consent_sweep: TaskWrapper = huey.periodic_task(
@@ -92,6 +103,10 @@ class JobQueue:
     def enqueue_webhook_delivery(self, session: Session, delivery_id: str) -> None:
         """Queue a webhook delivery once `session` commits; a rollback drops it."""
         after_commit(session, lambda: self._webhook_delivery(delivery_id))
+
+    def enqueue_voice_build(self, session: Session, build_id: str) -> None:
+        """Queue a voice build once `session` commits; a rollback drops it."""
+        after_commit(session, lambda: self._voice_build(build_id))
 
     def schedule_webhook_delivery(self, delivery_id: str, delay_seconds: float) -> None:
         """Queue the next attempt of a delivery to run in `delay_seconds`."""

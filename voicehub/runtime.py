@@ -18,6 +18,7 @@ from consent.log import append_event
 from consent.receipts import ReceiptKey
 from consent.service import Effects
 from consent.speaker import SpeakerVerifier
+from models.builds.service import blank_transcripts
 from models.engines.registry import EngineRegistry
 from models.vault import Vault, load_master_key
 from voicehub.db import make_engine, make_sessionmaker
@@ -63,6 +64,9 @@ class Runtime:
 
         def shred(session: Session, voice_id: str, reason: str) -> None:
             report = self.vault.shred_voice(session, voice_id, reason)
+            # The key takes the recordings' audio; their transcripts are plain text, so they
+            # are blanked here, in the same transaction (the vault knows nothing of builds).
+            transcripts = blank_transcripts(session, voice_id)
             append_event(
                 session,
                 event="voice.shredded",
@@ -72,6 +76,7 @@ class Runtime:
                     "voice_id": voice_id,
                     "reason": reason,
                     "artifacts": report.artifacts,
+                    "transcripts_blanked": transcripts,
                     "destroyed_at": report.destroyed_at.isoformat(),
                 },
             )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,7 +32,11 @@ class Settings(BaseSettings):
     max_script_lines: int = Field(default=5000, ge=1)
     # Any request body (scripts, WAV uploads) larger than this is refused before it is read.
     max_upload_bytes: int = Field(default=50_000_000, ge=1)
-    engines: str = "piper,kokoro"
+    # espeak-ng is the always-available engine: every language it lists has a voice.
+    engines: str = "piper,kokoro,espeak"
+    # The studio's own coqui-tts VITS models, each served as engine "coqui:<name>":
+    # "name=/models/aoi,other=/models/ren.pth" (a model directory or a single .pth).
+    coqui_models: str = ""
     # Envelope key for per-voice data keys and evidence (base64 of 32 bytes).
     # Development creates one under data_dir/keys; production must set it.
     master_key: str = ""
@@ -45,6 +51,39 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=12, ge=1)
     webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Voice builds (docs/OPERATIONS.md, "Voice builds"). Each recording an actor uploads
+    # is refused outside these bounds; a build needs `build_min_total_seconds` in all.
+    build_min_recording_seconds: float = Field(default=1.0, gt=0)
+    build_max_recording_seconds: float = Field(default=20.0, gt=0)
+    build_min_total_seconds: float = Field(default=600.0, ge=0)
+    build_max_clipped_fraction: float = Field(default=0.001, ge=0, le=1)
+    # Every clip is normalised to this integrated loudness (ITU-R BS.1770, LUFS).
+    build_loudness_lufs: float = Field(default=-23.0, ge=-70, le=0)
+    # The base VITS checkpoint to fine-tune, per language: "ja=/models/vits-ja.pth,en=…".
+    # A language without one trains from scratch at `build_model_size` and `build_sample_rate`.
+    build_base_checkpoints: str = ""
+    build_model_size: Literal["full", "reduced"] = "full"
+    build_sample_rate: int = Field(default=22050, ge=8000, le=48000)
+    build_steps: int = Field(default=20000, ge=1)
+    build_batch_size: int = Field(default=16, ge=1)
+
+    @field_validator("build_base_checkpoints")
+    @classmethod
+    def _build_base_checkpoints_parse(cls, value: str) -> str:
+        # Refused at start-up, not when the first build of that language runs.
+        parse_base_checkpoints(value)
+        return value
+
+    @property
+    def build_base_checkpoint_paths(self) -> dict[str, Path]:
+        """The base checkpoint to fine-tune, by primary language subtag (`ja`, `en`)."""
+        return parse_base_checkpoints(self.build_base_checkpoints)
+
+    @field_validator("coqui_models")
+    @classmethod
+    def _coqui_models_parse(cls, value: str) -> str:
+        parse_coqui_models(value)
+        return value
 
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> Settings:
@@ -89,6 +128,67 @@ class Settings(BaseSettings):
     @property
     def enabled_engines(self) -> list[str]:
         return [name.strip() for name in self.engines.split(",") if name.strip()]
+
+    @property
+    def coqui_model_paths(self) -> dict[str, Path]:
+        """The operator's coqui models by name (the engine is "coqui:<name>")."""
+        return parse_coqui_models(self.coqui_models)
+
+
+# Engine names are stored with each voice and take (32 characters, "coqui:" included).
+_COQUI_MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,25}")
+
+
+def parse_coqui_models(value: str) -> dict[str, Path]:
+    """`name=/path,other=/path` as {name: path}; a ValueError names the entry that is wrong."""
+    models: dict[str, Path] = {}
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        name, sep, path = (piece.strip() for piece in entry.partition("="))
+        if not sep or not path:
+            raise ValueError(f"VOICEHUB_COQUI_MODELS entry {entry!r} must be name=/path/to/model")
+        if not _COQUI_MODEL_NAME.fullmatch(name):
+            raise ValueError(
+                f"VOICEHUB_COQUI_MODELS name {name!r} must be 1 to 26 lowercase letters, digits,"
+                " '.', '_' or '-', starting with a letter or digit"
+            )
+        if name in models:
+            raise ValueError(f"VOICEHUB_COQUI_MODELS names {name!r} twice")
+        models[name] = Path(path).expanduser()
+    return models
+
+
+# A language tag's primary subtag (ISO 639): `ja` of `ja-JP`, `en` of `en_US`.
+_LANGUAGE_TAG = re.compile(r"([a-z]{2,3})(?:[-_][a-z0-9]{1,8})*", re.IGNORECASE)
+
+
+def parse_base_checkpoints(value: str) -> dict[str, Path]:
+    """`ja=/models/vits-ja.pth,en=…` as {primary language: path}; a ValueError names the entry."""
+    bases: dict[str, Path] = {}
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        language, sep, path = (piece.strip() for piece in entry.partition("="))
+        if not sep or not language or not path:
+            raise ValueError(
+                f"VOICEHUB_BUILD_BASE_CHECKPOINTS entry {entry!r} must be"
+                " language=/path/to/model.pth"
+            )
+        tag = _LANGUAGE_TAG.fullmatch(language)
+        if tag is None:
+            raise ValueError(
+                f"VOICEHUB_BUILD_BASE_CHECKPOINTS entry {entry!r}: {language!r} is not a language"
+                " tag such as ja, en or ja-JP"
+            )
+        primary = tag.group(1).lower()
+        if primary in bases:
+            raise ValueError(
+                f"VOICEHUB_BUILD_BASE_CHECKPOINTS names language {primary!r} twice"
+                f" (entry {entry!r}); a language has one base checkpoint"
+            )
+        bases[primary] = Path(path).expanduser()
+    return bases
 
 
 @lru_cache

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import select
@@ -177,12 +177,19 @@ def get_take_timing(take_id: str, session: SessionDep, caller: StudioRead) -> Ti
             )
             for symbol, start, samples, is_pause in take.timing["phonemes"]
         ],
-        words=[
-            WordOut(
-                text=text,
-                start_seconds=round(start / rate, 6),
-                end_seconds=round((start + samples) / rate, 6),
-            )
-            for text, start, samples in take.timing["words"]
-        ],
+        words=_spans(take.timing["words"], rate),
+        # Takes made before mora timing have none.
+        morae=_spans(take.timing.get("morae", []), rate),
     )
+
+
+def _spans(spans: list[list[Any]], rate: int) -> list[WordOut]:
+    """Stored `[text, start, samples]` spans (words, morae) in seconds."""
+    return [
+        WordOut(
+            text=text,
+            start_seconds=round(start / rate, 6),
+            end_seconds=round((start + samples) / rate, 6),
+        )
+        for text, start, samples in spans
+    ]

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from api.deps import SessionDep, StudioRead
 from api.schemas import Page, VoiceOut
 from consent.tables import Actor, Consent, ConsentStatus, ConsentVersion, Verification
+from models.serving import has_model
 from models.tables import Voice
 from voicehub.db import utcnow
 
@@ -63,6 +64,7 @@ def list_voices(session: SessionDep, caller: StudioRead) -> Page[VoiceOut]:
                 actor_credit=actor.credited_name,
                 language=voice.language,
                 engine=voice.engine,
+                model_status="ready" if has_model(voice) else "not_built",
                 consent_status=effective_status(version, now),
                 consent_version_id=version.id,
                 allowed_uses=version.allowed_uses,

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from consent.errors import (
@@ -153,6 +153,26 @@ def recorded_seconds(session: Session, build_id: str) -> float:
         )
     )
     return int(total or 0) / 1000
+
+
+def blank_transcripts(session: Session, voice_id: str) -> int:
+    """Erase the transcripts of every recording of the voice, when the voice is shredded.
+
+    The recordings' audio goes with the voice's key; their transcripts are plain
+    text in the database and would outlive it. Returns how many were blanked.
+    """
+    blanked = session.execute(
+        update(BuildRecording)
+        .where(
+            BuildRecording.build_id.in_(
+                select(VoiceBuild.id).where(VoiceBuild.voice_id == voice_id)
+            ),
+            BuildRecording.transcript != "",
+        )
+        .values(transcript="")
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(blanked, "rowcount", 0) or 0)
 
 
 def add_recording(

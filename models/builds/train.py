@@ -57,7 +57,7 @@ class TrainingPlan:
 
     @classmethod
     def for_language(cls, settings: Settings, language: str) -> TrainingPlan:
-        bases = parse_base_checkpoints(settings.build_base_checkpoints)
+        bases = settings.build_base_checkpoint_paths
         return cls(
             language=language,
             steps=settings.build_steps,
@@ -66,21 +66,6 @@ class TrainingPlan:
             sample_rate=settings.build_sample_rate,
             base_checkpoint=bases.get(_primary(language)),
         )
-
-
-def parse_base_checkpoints(value: str) -> dict[str, Path]:
-    """`ja=/models/vits-ja.pth,en=/models/vits-en.pth` as {language: path}."""
-    bases: dict[str, Path] = {}
-    for entry in (part.strip() for part in value.split(",")):
-        if not entry:
-            continue
-        language, sep, path = (piece.strip() for piece in entry.partition("="))
-        if not sep or not language or not path:
-            raise ValueError(
-                f"VOICEHUB_BUILD_BASE_CHECKPOINTS entry {entry!r} must be language=/path/to/model.pth"
-            )
-        bases[_primary(language)] = Path(path).expanduser()
-    return bases
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,20 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from consent.service import create_actor, verify_in_person
+from consent.tables import ConsentLogEntry
 from models.builds.service import MODEL_ARTIFACT
 from models.engines import SynthesisSettings
 from models.serving import engine_for_voice
 from models.tables import Voice, VoiceArtifact
 from models.vault import ArtifactShredded
-from tests.factories import SeededStudio, SeededVoice, cast_project, one_line, seed_studio
+from tests.factories import (
+    SeededStudio,
+    SeededVoice,
+    cast_project,
+    one_line,
+    seed_studio,
+    seed_voice,
+)
 from voicehub.audio import wav_bytes
 from voicehub.db import transaction
 from voicehub.runtime import Runtime
@@ -186,6 +194,7 @@ def test_an_actor_builds_their_voice_and_a_studio_speaks_with_it(
 
     # A studio casts the voice and synthesizes a line with the built model.
     studio = seed_studio(runtime)
+    assert _catalogued(client, studio, voice_id)["model_status"] == "ready"
     project = cast_project(
         client, studio, {"KEN": _seeded(voice_id, consent_id)}, one_line("Hello there, friend.")
     )
@@ -216,6 +225,27 @@ def test_an_actor_builds_their_voice_and_a_studio_speaks_with_it(
             engine_for_voice(session, runtime.engines, stored)
     again = client.post(f"/v1/lines/{project.line_ids[0]}/takes", json={}, headers=studio.headers)
     _problem(again, 403, "consent_revoked")
+    # The recordings went with the key; their transcripts, plain text, went with the shred.
+    assert [r["transcript"] for r in actor.get(f"{base}/recordings").json()["data"]] == [""] * len(
+        LINES
+    )
+    with runtime.sessions() as session:
+        shredded = [
+            entry.payload
+            for entry in session.scalars(
+                select(ConsentLogEntry).where(ConsentLogEntry.event == "voice.shredded")
+            )
+            if entry.payload["voice_id"] == voice_id
+        ]
+        assert [payload["transcripts_blanked"] for payload in shredded] == [len(LINES)]
+
+
+def _catalogued(client: TestClient, studio: SeededStudio, voice_id: str) -> dict[str, Any]:
+    """The voice as the studio's catalogue (GET /v1/voices) shows it."""
+    listed = client.get("/v1/voices", headers=studio.headers)
+    assert listed.status_code == 200, listed.text
+    voices: dict[str, dict[str, Any]] = {v["id"]: v for v in listed.json()["data"]}
+    return voices[voice_id]
 
 
 def _seeded(voice_id: str, consent_id: str) -> SeededVoice:
@@ -263,6 +293,12 @@ def test_recordings_are_checked_and_a_voice_without_a_model_is_not_spoken(
     with transaction(runtime.sessions) as session:
         verify_in_person(session, consent_id=consent_id, operator="test", note="ID checked")
     studio: SeededStudio = seed_studio(runtime)
+    # The catalogue says so before any line is tried; a voice on an installed engine is ready.
+    installed = seed_voice(runtime)
+    unbuilt = _catalogued(client, studio, voice_id)
+    assert unbuilt["engine"] == "coqui" and unbuilt["consent_status"] == "active"
+    assert unbuilt["model_status"] == "not_built"
+    assert _catalogued(client, studio, installed.voice_id)["model_status"] == "ready"
     project = cast_project(client, studio, {"KEN": _seeded(voice_id, consent_id)}, one_line())
     take = client.post(f"/v1/lines/{project.line_ids[0]}/takes", json={}, headers=studio.headers)
     _problem(take, 409, "voice_not_built")

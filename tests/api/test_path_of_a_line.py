@@ -90,6 +90,11 @@ def test_japanese_line_uses_kokoro_durations(client: TestClient, runtime: Runtim
     # that grid, which is 1200 samples at the 48 kHz delivered.
     assert all(p["start_sample"] % 1200 == 0 for p in timing["phonemes"])
     assert any(p["phoneme"] == "a" for p in timing["phonemes"])
+    # The morae of こんにちは in order, written as spoken (the particle は is "wa"),
+    # on the same sample grid as the phonemes.
+    assert [m["text"] for m in timing["morae"][:5]] == ["こ", "ん", "に", "ち", "わ"]
+    assert timing["morae"][0]["start_seconds"] == timing["phonemes"][1]["start_seconds"]
+    assert timing["words"] == []
     cut_id = client.get(f"/v1/projects/{project.project_id}/cuts", headers=studio.headers).json()[
         "data"
     ][0]["id"]
@@ -222,3 +227,32 @@ def test_every_take_has_exactly_one_usage_record(client: TestClient, runtime: Ru
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(UsageRecord)) == 3
         assert set(session.scalars(select(UsageRecord.take_id))) == {t["id"] for t in takes}
+
+
+def test_a_french_line_on_the_espeak_engine(client: TestClient, runtime: Runtime) -> None:
+    """espeak-ng serves the languages the bundled voices do not: the same path, exact timing."""
+    studio = seed_studio(runtime)
+    voice = seed_voice(runtime, voice={"engine": "espeak", "speaker": "fr-fr", "language": "fr"})
+    project = cast_project(
+        client,
+        studio,
+        {"ÉLODIE": voice},
+        one_line("Bonjour. Où est la gare ?", "ÉLODIE"),
+        language="fr",
+    )
+
+    response = client.post(
+        f"/v1/lines/{project.line_ids[0]}/takes",
+        json={"sentence_pause": 0.5},
+        headers=studio.headers,
+    )
+
+    assert response.status_code == 201, response.text
+    take = response.json()
+    assert take["engine"] == "espeak" and take["seed"] is None
+    timing = client.get(take["timing_url"], headers=studio.headers).json()
+    rate, frames = _wav_frames(client.get(take["audio_url"], headers=studio.headers).content)
+    assert sum(p["samples"] for p in timing["phonemes"]) == frames == timing["num_samples"]
+    # The half-second pause between the two sentences, at the delivered rate.
+    assert any(p["is_pause"] and p["samples"] == rate // 2 for p in timing["phonemes"])
+    assert [w["text"] for w in timing["words"]] == ["Bonjour", "Où", "est", "la", "gare"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import pytest
 import soundfile
 import torch
 import torchaudio.functional as F
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from consent.errors import (
@@ -30,7 +32,7 @@ from consent.errors import (
     VoiceBuildNotAllowed,
 )
 from consent.service import change_status, create_actor, grant_consent, verify_in_person
-from consent.tables import ConsentStatus
+from consent.tables import ConsentLogEntry, ConsentStatus
 from consent.terms import ConsentTerms
 from models.builds.errors import BuildTooShort, RecordingUnusable
 from models.builds.prepare import METADATA, Clip, prepare_dataset
@@ -38,19 +40,19 @@ from models.builds.recordings import RecordingLimits, check_recording, check_tra
 from models.builds.service import (
     MODEL_ARTIFACT,
     add_recording,
+    blank_transcripts,
     consent_to_build,
     create_build,
     create_voice,
     start_build,
 )
-from models.builds.tables import BuildStage, VoiceBuild
+from models.builds.tables import BuildRecording, BuildStage, VoiceBuild
 from models.builds.tasks import run_voice_build
 from models.builds.train import (
     TrainingFailed,
     TrainingPlan,
     fine_tune,
     load_base,
-    parse_base_checkpoints,
     sample_rate_of,
 )
 from models.engines import SynthesisSettings
@@ -60,6 +62,7 @@ from models.tables import Voice, VoiceArtifact
 from tests.coqui_models import build_tiny_model
 from voicehub.db import transaction, utcnow
 from voicehub.runtime import Runtime
+from voicehub.settings import Settings
 
 LIMITS = RecordingLimits(min_seconds=1.0, max_seconds=20.0, max_clipped_fraction=0.001)
 LINES = (
@@ -235,12 +238,33 @@ def test_a_base_must_speak_the_voices_language(tmp_path: Path) -> None:
         load_base(plan)
     with pytest.raises(TrainingFailed, match="cannot be read"):
         load_base(TrainingPlan("en", 1, 2, "reduced", 22050, tmp_path / "missing.pth"))
-    assert parse_base_checkpoints("ja-JP=/m/ja.pth, en=/m/en.pth") == {
+
+
+def test_base_checkpoints_are_parsed_and_a_malformed_entry_fails_at_startup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings(build_base_checkpoints=" ja-JP=/m/ja.pth, en_US=/m/en.pth,")
+    assert settings.build_base_checkpoint_paths == {
         "ja": Path("/m/ja.pth"),
         "en": Path("/m/en.pth"),
     }
-    with pytest.raises(ValueError, match="language=/path"):
-        parse_base_checkpoints("/m/en.pth")
+    assert TrainingPlan.for_language(settings, "ja").base_checkpoint == Path("/m/ja.pth")
+    assert TrainingPlan.for_language(settings, "fr").base_checkpoint is None
+    for bad, named in [
+        ("/m/en.pth", "entry '/m/en.pth' must be language=/path"),
+        ("en=", "entry 'en=' must be language=/path"),
+        ("=/m/en.pth", "entry '=/m/en.pth' must be language=/path"),
+        ("english=/m/en.pth", "'english' is not a language tag"),
+        ("ja=/m/a.pth,ja-JP=/m/b.pth", "names language 'ja' twice (entry 'ja-JP=/m/b.pth')"),
+    ]:
+        with pytest.raises(ValidationError, match=re.escape(named)):
+            Settings(build_base_checkpoints=bad)
+    # As the service starts: the environment is read when the settings are.
+    monkeypatch.setenv("VOICEHUB_BUILD_BASE_CHECKPOINTS", "ja=/m/ja.pth,/m/en.pth")
+    with pytest.raises(
+        ValidationError, match=r"VOICEHUB_BUILD_BASE_CHECKPOINTS entry '/m/en\.pth'"
+    ):
+        Settings()
 
 
 # ---- consent to build ---------------------------------------------------------------
@@ -338,6 +362,52 @@ def _collect(runtime: Runtime, spoken: list[Audio], voice_id: str, actor_id: str
                 transcript=text,
             )
     return build.id
+
+
+def test_a_revocation_blanks_the_transcripts_of_the_voices_recordings(
+    runtime: Runtime, spoken: list[Audio]
+) -> None:
+    actor_id, voice_id, consent_id = _voice(runtime)
+    first = _collect(runtime, spoken, voice_id, actor_id)
+    # A second build of the same voice, with the same takes (duplicates only within one build).
+    second = _collect(runtime, spoken, voice_id, actor_id)
+    other_actor, other_voice, _ = _voice(runtime)
+    kept = _collect(runtime, spoken, other_voice, other_actor)
+    assert _transcripts(runtime, first) == list(LINES)
+
+    with transaction(runtime.sessions) as session:
+        change_status(
+            session,
+            runtime.consent_effects,
+            actor_id=actor_id,
+            consent_id=consent_id,
+            status=ConsentStatus.REVOKED,
+            changed_by="test",
+        )
+
+    assert _transcripts(runtime, first) == ["", "", ""]
+    assert _transcripts(runtime, second) == ["", "", ""]
+    assert _transcripts(runtime, kept) == list(LINES), "another voice's build is untouched"
+    with runtime.sessions() as session:
+        # Blanked in the shred's own transaction, and said so in the consent log.
+        event = session.scalars(
+            select(ConsentLogEntry).where(ConsentLogEntry.event == "voice.shredded")
+        ).one()
+        assert event.payload["voice_id"] == voice_id
+        assert event.payload["transcripts_blanked"] == 6
+        # Shredding again finds nothing left to blank.
+        assert blank_transcripts(session, voice_id) == 0
+
+
+def _transcripts(runtime: Runtime, build_id: str) -> list[str]:
+    with runtime.sessions() as session:
+        return list(
+            session.scalars(
+                select(BuildRecording.transcript)
+                .where(BuildRecording.build_id == build_id)
+                .order_by(BuildRecording.created_at, BuildRecording.id)
+            )
+        )
 
 
 def test_a_pause_while_it_trains_wins_and_nothing_is_registered(
