@@ -32,6 +32,13 @@ class ModelCorrupt(EngineUnavailable):
     title = "The voice model file is corrupt"
 
 
+class ModelChanged(EngineUnavailable):
+    """The installed engine's model is not the one the voice was registered (and consented) with."""
+
+    code = "model_changed"
+    title = "The voice's model is not the one installed"
+
+
 class ModelUnsupported(InvalidInput):
     """A model VoiceHub cannot serve: not a VITS-family coqui-tts model, or incomplete."""
 

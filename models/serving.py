@@ -20,7 +20,7 @@ from models.builds.errors import VoiceNotBuilt
 from models.builds.service import BUILT_ENGINE, MODEL_ARTIFACT
 from models.engines.base import Engine
 from models.engines.registry import EngineRegistry
-from models.errors import ModelCorrupt
+from models.errors import ModelChanged, ModelCorrupt
 from models.tables import Voice, VoiceArtifact, VoiceKey
 from models.vault import ArtifactShredded, Vault, VaultIntegrityError
 
@@ -42,7 +42,7 @@ def engine_for_voice(
     defaults to the active runtime's, as queued tasks use it.
     """
     if voice.engine != BUILT_ENGINE:
-        return engines.get(voice.engine)
+        return _installed(engines, voice)
     if not has_model(voice):
         raise VoiceNotBuilt(
             f"Voice {voice.id} has no model yet: its actor's build has not finished.",
@@ -74,6 +74,25 @@ def engine_for_voice(
         _cache.move_to_end(voice.model_sha256)
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
+    return engine
+
+
+def _installed(engines: EngineRegistry, voice: Voice) -> Engine:
+    """The installed engine, if it still runs the exact model the voice names.
+
+    The actor consented to a voice, and a voice is its model: after an engine's
+    model is replaced (a package upgrade, another file) its voices are refused
+    until they are registered again on the new model, never silently served by it.
+    """
+    engine = engines.get(voice.engine)
+    installed = engine.info.model_version
+    if installed != voice.model_sha256:
+        raise ModelChanged(
+            f"Voice {voice.id} was registered with {voice.engine} model {voice.model_sha256[:12]}…,"
+            f" but this server runs {installed[:12]}…; the voice must be registered on the new model.",
+            voice_id=voice.id,
+            engine=voice.engine,
+        )
     return engine
 
 

@@ -9,7 +9,9 @@ import wave
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from models.tables import Voice
 from tests.factories import JAPANESE, cast_project, one_line, seed_studio, seed_voice
+from voicehub.db import transaction
 from voicehub.metering.service import billable_characters, price_line
 from voicehub.metering.tables import UsageRecord
 from voicehub.production.tables import Take
@@ -256,3 +258,21 @@ def test_a_french_line_on_the_espeak_engine(client: TestClient, runtime: Runtime
     # The half-second pause between the two sentences, at the delivered rate.
     assert any(p["is_pause"] and p["samples"] == rate // 2 for p in timing["phonemes"])
     assert [w["text"] for w in timing["words"]] == ["Bonjour", "Où", "est", "la", "gare"]
+
+
+def test_a_voice_is_never_served_by_another_model(client: TestClient, runtime: Runtime) -> None:
+    """A voice names its model by hash: a replaced engine model refuses it, charging nothing."""
+    studio = seed_studio(runtime)
+    voice = seed_voice(runtime)
+    project = cast_project(client, studio, {"KEN": voice}, one_line())
+    with transaction(runtime.sessions) as session:
+        session.get_one(Voice, voice.voice_id).model_sha256 = "0" * 64
+
+    response = client.post(f"/v1/lines/{project.line_ids[0]}/takes", headers=studio.headers)
+
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "model_changed"
+    assert response.json()["voice_id"] == voice.voice_id
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Take)) == 0
+        assert session.scalar(select(func.count()).select_from(UsageRecord)) == 0
