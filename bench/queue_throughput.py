@@ -82,7 +82,8 @@ def main() -> None:
         queue_kind = "redis" if bench.runtime.settings.queue_url else "sqlite"
         raw_rtf, queue_rtf = raw_seconds / raw_audio, queue_seconds / queue_audio
         print(
-            f"{args.lines} lines, Piper on CPU, one worker thread, queue {queue_kind}, "
+            f"{args.lines} lines, Piper on CPU, one consumer thread rendering "
+            f"{bench.runtime.settings.synthesis_threads} lines at once, queue {queue_kind}, "
             f"database {bench.runtime.database.dialect.name}"
         )
         print(

@@ -34,16 +34,27 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
+
+
 def _cmd_worker(args: argparse.Namespace) -> int:
     from voicehub.runtime import activate, build_runtime
 
-    runtime = build_runtime(get_settings())
+    settings = get_settings()
+    if args.synthesis_threads is not None:
+        settings = settings.model_copy(update={"synthesis_threads": args.synthesis_threads})
+    runtime = build_runtime(settings)
     activate(runtime)
     consumer = runtime.queue.huey.create_consumer(
         workers=args.workers, worker_type="thread", periodic=True
     )
     print(
-        f"worker: {args.workers} thread(s) on queue '{runtime.settings.queue_name}'; Ctrl-C stops"
+        f"worker: {args.workers} job(s) at once, {settings.synthesis_threads} line(s) of a job"
+        f" at once, on queue '{settings.queue_name}'; Ctrl-C stops"
     )
     consumer.run()
     return 0
@@ -205,7 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     worker = command("worker", _cmd_worker, "Run a queue consumer that synthesizes batch jobs.")
-    worker.add_argument("--workers", type=int, default=1)
+    worker.add_argument(
+        "--workers", type=int, default=1, help="queue tasks (batch jobs, webhooks) run at once"
+    )
+    worker.add_argument(
+        "--synthesis-threads",
+        type=_positive,
+        help="lines of one batch job rendered at once (default: VOICEHUB_SYNTHESIS_THREADS, 2)",
+    )
     studio = command(
         "create-studio", _cmd_create_studio, "Create a studio and print its first API key."
     )

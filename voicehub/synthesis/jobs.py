@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.orm import Session
 
@@ -105,14 +107,18 @@ def run_synthesis_job(runtime: Runtime, job_id: str) -> None:
         )
         failed_lines = {error["line_id"] for error in job.errors}
 
-    for line_id in line_ids:
+    # SQLite reads the job row before this transaction takes its write lock, so two
+    # failures at once could both append to the same list; they take turns instead.
+    failing = threading.Lock()
+
+    def render(line_id: str) -> None:
         key = job_usage_key(job_id, line_id)
         if line_id in failed_lines:
-            continue
+            return
         try:
             with transaction(runtime.sessions) as session:
                 if usage_exists(session, key):
-                    continue
+                    return
                 synthesize_line(
                     session,
                     synthesizer,
@@ -126,7 +132,7 @@ def run_synthesis_job(runtime: Runtime, job_id: str) -> None:
                 assert job is not None
                 job.lines_done += 1
         except VoiceHubError as error:
-            with transaction(runtime.sessions) as session:
+            with failing, transaction(runtime.sessions) as session:
                 job = session.get(SynthesisJob, job_id, with_for_update=True)
                 assert job is not None
                 job.errors = [
@@ -134,6 +140,11 @@ def run_synthesis_job(runtime: Runtime, job_id: str) -> None:
                     {"line_id": line_id, "code": error.code, "detail": error.detail},
                 ]
                 job.lines_failed += 1
+
+    # Several lines at once through the one loaded engine (VOICEHUB_SYNTHESIS_THREADS).
+    with ThreadPoolExecutor(runtime.settings.synthesis_threads) as pool:
+        for _ in pool.map(render, line_ids):
+            pass
 
     with transaction(runtime.sessions) as session:
         job = session.get(SynthesisJob, job_id, with_for_update=True)
