@@ -88,6 +88,9 @@ migrate: $(STAMP) ## Apply the database migrations
 bench: $(STAMP) ## Run the benchmarks in bench/ (figures go in docs/BENCHMARKS.md)
 	$(BIN)/python -m bench.service_overhead
 	$(BIN)/python -m bench.queue_throughput
+	$(BIN)/python -m bench.engine_rtf
+	$(BIN)/python -m bench.kokoro_batch
+	$(BIN)/python -m bench.batch_queue
 
 clean: ## Remove the virtualenv, local data and demo output
 	rm -rf $(VENV) var demo-output

@@ -4,8 +4,9 @@ A batch of Japanese dubbing lines (bench.common.LINES_JA) is rendered once per
 configuration per round, the configurations interleaved (their order rotates
 each round), so machine noise hits all alike. The batch real-time factor is the
 batch's wall time over the seconds of audio the model produced (lower is
-faster); the speed-up is the median over rounds of default time / config time,
-both measured in the same round.
+faster); the speed-up is the median over rounds of the baseline's RTF over the
+configuration's, both measured in the same round. `--load N` runs N busy
+processes alongside, as on a machine shared with other work.
 
 The `raw-*` configurations call Kokoro's ONNX session directly, built as
 KokoroEngine.load() builds it (the model with its durations output) but with
@@ -17,8 +18,9 @@ the queue's synthesis threads call it. `--check-g2p` also checks that the
 Japanese phonemizer gives the same phonemes from several threads at once.
 
     .venv/bin/python -m bench.kokoro_batch                  # 8 lines, 1 round
-    .venv/bin/python -m bench.kokoro_batch --lines 20 --rounds 3
+    .venv/bin/python -m bench.kokoro_batch --lines 20 --rounds 3 --configs all
     .venv/bin/python -m bench.kokoro_batch --configs raw-default,raw-shared-2x1 --check-g2p
+    .venv/bin/python -m bench.kokoro_batch --load 1 --configs engine-before,engine-default-x2
 """
 
 from __future__ import annotations
@@ -60,8 +62,9 @@ class Config:
     """One way of running the batch.
 
     `threads`: intra-op threads per session (None: onnxruntime's choice, all cores).
-    `workers`: lines rendered at once, from that many threads. `per_worker`: each
-    worker gets its own session instead of all sharing one. `options`: attributes
+    `workers`: lines rendered at once, from that many threads. `per_worker`: as many
+    sessions as workers, each call on one no other call is using, instead of all
+    calls sharing one session. `options`: attributes
     set on SessionOptions; `entries`: session config entries. `split`: every
     clause (at a comma) rendered as a piece of its own. `longest_first`: the
     batch sorted by length, longest first, so no long line is left for the end.
@@ -152,6 +155,9 @@ DEFAULT_CONFIGS = [
     "raw-shared-2x1-longest",
     "raw-shared-3x1",
     "raw-shared-2x2",
+    "engine-before",
+    "engine-default",
+    "engine-default-x2",
 ]
 
 

@@ -1,6 +1,6 @@
 """A revocation that commits while a batch is running in the worker always wins.
 
-The worker renders lines one by one in its own transactions; the actor revokes
+The worker renders lines on its synthesis threads, each line in its own transaction; the actor revokes
 through the API on another connection part-way through. Every take must have
 committed before the revocation did, every take is charged exactly once, and
 every line after it is refused with consent_revoked and charged nothing.
