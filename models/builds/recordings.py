@@ -9,8 +9,8 @@ import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from consent.verification import Recording
 from models.builds.errors import RecordingUnusable
 from voicehub.settings import Settings
 
@@ -45,20 +45,7 @@ class RecordingLimits:
         )
 
 
-@dataclass(frozen=True, eq=False)
-class Audio:
-    """A decoded WAV file: mono float32 samples in [-1, 1], and the hash of the bytes."""
-
-    samples: npt.NDArray[np.float32]
-    sample_rate: int
-    sha256: str
-
-    @property
-    def duration_seconds(self) -> float:
-        return int(self.samples.shape[0]) / self.sample_rate
-
-
-def decode_wav(data: bytes) -> Audio:
+def decode_wav(data: bytes) -> Recording:
     """A WAV file (PCM 8 to 32-bit or float, any channels) as mono; the content decides."""
     import soundfile
 
@@ -84,12 +71,12 @@ def decode_wav(data: bytes) -> Audio:
     if not np.isfinite(frames).all():
         raise RecordingUnusable("The WAV file holds samples that are not numbers.", reason="format")
     mono = np.clip(frames.mean(axis=1, dtype=np.float32), -1.0, 1.0).astype(np.float32)
-    return Audio(
+    return Recording(
         samples=mono, sample_rate=int(sample_rate), sha256=hashlib.sha256(data).hexdigest()
     )
 
 
-def check_recording(data: bytes, limits: RecordingLimits) -> Audio:
+def check_recording(data: bytes, limits: RecordingLimits) -> Recording:
     """The decoded recording, or a `RecordingUnusable` naming the first thing wrong with it."""
     audio = decode_wav(data)
     seconds = audio.duration_seconds
@@ -151,7 +138,7 @@ def _dbfs(rms: float) -> float:
     return 20.0 * math.log10(rms) if rms > 0 else -math.inf
 
 
-def _check_not_silent(audio: Audio) -> None:
+def _check_not_silent(audio: Recording) -> None:
     samples = audio.samples
     level = _dbfs(float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))))
     if level < SILENCE_DBFS:
