@@ -8,6 +8,14 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from consent.tables import ProjectApproval
+from voicehub.delivery.fitting import (
+    DEFAULT_MAX_RATIO,
+    DEFAULT_MIN_RATIO,
+    HARD_MAX_RATIO,
+    HARD_MIN_RATIO,
+    FitMode,
+    FitOptions,
+)
 
 T = TypeVar("T")
 
@@ -181,6 +189,33 @@ class SynthesisControls(BaseModel):
         description="0 to 2147483647. The same line, settings and seed give the same audio on a"
         " stochastic engine (Piper); null draws one, which the take reports.",
     )
+
+
+class FitIn(BaseModel):
+    """How a take is fitted into its line's target window (subtitle/cut timing or target length)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["window", "max", "off"] = Field(
+        default="window",
+        description="window: match the window's length (shorten or lengthen); max: only shorten"
+        " a take that is too long; off: keep the engine's length.",
+    )
+    min_ratio: float = Field(
+        default=DEFAULT_MIN_RATIO,
+        ge=HARD_MIN_RATIO,
+        le=1.0,
+        description="Shortest the take may become, as a fraction of the engine's length.",
+    )
+    max_ratio: float = Field(
+        default=DEFAULT_MAX_RATIO,
+        ge=1.0,
+        le=HARD_MAX_RATIO,
+        description="Longest the take may become, as a multiple of the engine's length.",
+    )
+
+    def options(self) -> FitOptions:
+        return FitOptions(FitMode(self.mode), self.min_ratio, self.max_ratio)
 
 
 class TakeIn(SynthesisControls):

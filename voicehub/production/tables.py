@@ -89,7 +89,14 @@ class Line(Base):
     # The line's target window on the project timeline, when the script gives one.
     start_ms: Mapped[int | None] = mapped_column(Integer)
     end_ms: Mapped[int | None] = mapped_column(Integer)
+    # An explicit length to fit the take into, when the script gives one instead of
+    # (or besides) a window; it wins over end_ms - start_ms.
+    target_ms: Mapped[int | None] = mapped_column(Integer)
+    # What identifies the line across re-imports of a revised script (the script's
+    # own id for the line, or one derived from its cut, speaker and order).
+    source_key: Mapped[str | None] = mapped_column(String(200), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Take(Base):
@@ -133,4 +140,21 @@ class Take(Base):
     audio_key: Mapped[str] = mapped_column(String(200))
     # {"phonemes": [[symbol, start, samples, is_pause], …], "words": [[text, start, samples], …]}
     timing: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # How the take was fitted into its line's target window (see voicehub.delivery.fitting);
+    # None when the line had no window or fitting was off.
+    fit: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LineApproval(Base):
+    """The take a studio approved for a line: the one every export uses.
+
+    One row per line; approving another take replaces it. Takes themselves never change.
+    """
+
+    __tablename__ = "line_approvals"
+
+    line_id: Mapped[str] = mapped_column(ForeignKey("lines.id"), primary_key=True)
+    studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id"), index=True)
+    take_id: Mapped[str] = mapped_column(ForeignKey("takes.id"), index=True)
+    approved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

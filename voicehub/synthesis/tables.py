@@ -40,6 +40,8 @@ class SynthesisJob(Base):
     speed: Mapped[float] = mapped_column(default=1.0)
     sentence_pause: Mapped[float | None] = mapped_column()
     seed: Mapped[int | None] = mapped_column(Integer)
+    # How each line is fitted into its target window (FitOptions.to_json()); None: not fitted.
+    fit: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
