@@ -71,7 +71,11 @@ class ProjectIn(BaseModel):
         min_length=2, max_length=16, description="Default language of lines (BCP 47)."
     )
     use: str = Field(description="What the voices are used for: dubbing, animation, games, …")
-    frame_rate: float = Field(default=24, description="23.976, 24, 25, 29.97 or 30.")
+    frame_rate: float | str = Field(
+        default=24,
+        description='23.976, 24, 25, 29.97 or 30 (a number, or a string such as "23.976");'
+        " anything else is refused.",
+    )
     territories: list[str] = Field(
         default=["WW"], description="Where it is distributed: ISO 3166 codes, or WW for worldwide."
     )
@@ -87,11 +91,54 @@ class ProjectOut(BaseModel):
     created_at: dt.datetime
 
 
+class ScriptWarningOut(BaseModel):
+    """Something odd in the script that the import went past, and where it is."""
+
+    code: str = Field(
+        description="no_speaker (the line became NARRATOR's), cue_without_text (left out),"
+        " several_voices, columns_ignored."
+    )
+    message: str
+    cue: int | None = Field(default=None, description="SRT/WebVTT cue or ASS Dialogue, from 1.")
+    row: int | None = Field(default=None, description="CSV row; the header is row 1.")
+    line: int | None = Field(default=None, description="Line of the file, from 1.")
+    fields: list[str] | None = Field(default=None, description="JSON: where, as cuts.0.lines.1.")
+
+
+class LineUpdateOut(BaseModel):
+    id: str
+    source_key: str
+    changes: list[str] = Field(
+        description="What the revised script changed: text, timing, target, character, cut,"
+        " language. A changed text makes the line's takes stale; they are kept."
+    )
+
+
+class MissingLineOut(BaseModel):
+    """A line the project has and the revised script does not: kept, with its takes."""
+
+    id: str
+    source_key: str
+    cut: str
+    character: str
+    text: str
+
+
 class ScriptImportOut(BaseModel):
     project_id: str
-    cut_ids: list[str]
+    mode: Literal["update", "append"]
+    cut_ids: list[str] = Field(description="The script's cuts, in timeline order.")
     lines_created: int
+    lines_updated: int
+    lines_unchanged: int
+    lines_missing: int
+    created: list[str] = Field(description="Ids of the lines created.")
+    updated: list[LineUpdateOut]
+    missing: list[MissingLineOut] = Field(
+        description="update mode: the project's lines the script no longer has; never deleted."
+    )
     characters_created: list[str]
+    warnings: list[ScriptWarningOut]
 
 
 class CastIn(BaseModel):
@@ -160,7 +207,22 @@ class LineOut(BaseModel):
     language: str
     start_seconds: float | None
     end_seconds: float | None
+    target_seconds: float | None = Field(
+        description="An explicit length to fit takes into; it wins over the window."
+    )
+    source_key: str | None = Field(
+        description="What matches the line when a revised script is imported: the script's id"
+        " for it, or cut/character/order (C-003/KEN/1)."
+    )
+    updated_at: dt.datetime | None = Field(description="When a re-imported script changed it.")
     latest_take_id: str | None
+    latest_take_stale: bool | None = Field(
+        description="Whether the newest take speaks an earlier text of the line; null: no take."
+    )
+    approved_take_id: str | None
+    approved_take_stale: bool | None = Field(
+        description="Whether the approved take speaks an earlier text; null: none approved."
+    )
 
 
 class CutOut(BaseModel):
@@ -222,9 +284,53 @@ class TakeIn(SynthesisControls):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"speed": 1.0}, {"speed": 1.1, "sentence_pause": 0.4, "seed": 1234}]
+            "examples": [
+                {"speed": 1.0},
+                {"speed": 1.1, "sentence_pause": 0.4, "seed": 1234},
+                {"fit": {"mode": "max", "min_ratio": 0.85}},
+                {"voice_id": "voice_…", "fit": {"mode": "off"}},
+            ]
         },
     )
+
+    fit: FitIn | None = Field(
+        default=None,
+        description="How the take is fitted into the line's target window; default: window mode"
+        " with ratios 0.8 to 1.25. A line without a window is not fitted (the take's fit is null).",
+    )
+    voice_id: str | None = Field(
+        default=None,
+        description="Speak the line with this voice instead of the character's cast voice (a"
+        " retake with another voice); it passes the consent gate like the cast voice.",
+    )
+
+
+class FitOut(BaseModel):
+    """How a take was fitted into its line's target window."""
+
+    mode: Literal["window", "max"]
+    target_seconds: float = Field(
+        description="The window: the line's target length, else end − start."
+    )
+    rendered_seconds: float = Field(description="The first render, at the speed asked for.")
+    engine_speed: float = Field(
+        description="The engine speed of the render the take was made from."
+    )
+    stretch_ratio: float = Field(
+        description="Fitted length over that render's length; 1.0: not stretched."
+    )
+    fitted_seconds: float = Field(description="The take's length at the engine's rate.")
+    off_seconds: float = Field(
+        description="fitted_seconds − target_seconds: positive, too long; negative, too short."
+    )
+    status: Literal["fits", "fitted", "cannot_fit"] = Field(
+        description="fits: within 10 ms as rendered (max mode: not longer); fitted: re-rendered"
+        " and/or stretched to the window; cannot_fit: stretched to the ratio limit and still"
+        " outside it (the take is delivered; the studio decides)."
+    )
+    detail: str
+    min_ratio: float
+    max_ratio: float
 
 
 class TakeOut(BaseModel):
@@ -258,6 +364,15 @@ class TakeOut(BaseModel):
         description="The true-peak ceiling held the gain down: the loudness is below the target."
     )
     duration_seconds: float
+    window_seconds: float | None = Field(
+        description="The line's target window now (its target length, else end − start); null:"
+        " the line has no window, so its takes are not fitted."
+    )
+    fit: FitOut | None = Field(
+        description="How the take was fitted; null when the line had no window or fitting was off."
+    )
+    stale: bool = Field(description="The line's text has changed since this take was made.")
+    approved: bool = Field(description="This is the line's approved take.")
     audio_url: str
     timing_url: str
     usage_id: str
@@ -298,11 +413,30 @@ class JobIn(SynthesisControls):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{}, {"line_ids": ["line_…"]}, {"speed": 0.9, "sentence_pause": 0.5}]
+            "examples": [
+                {},
+                {"line_ids": ["line_…"]},
+                {"cut_ids": ["cut_…"], "fit": {"mode": "max"}, "approve": True},
+                {"speed": 0.9, "sentence_pause": 0.5},
+            ]
         },
     )
 
-    line_ids: list[str] | None = Field(default=None, description="Omit to synthesize every line.")
+    line_ids: list[str] | None = Field(
+        default=None, description="These lines only. Omit (with cut_ids) to synthesize every line."
+    )
+    cut_ids: list[str] | None = Field(
+        default=None,
+        description="The lines of these cuts of the project, in timeline order; not with line_ids.",
+    )
+    fit: FitIn | None = Field(
+        default=None,
+        description="How each take is fitted into its line's target window; default: window.",
+    )
+    approve: bool = Field(
+        default=False,
+        description="Approve each new take whose line has no approved take yet (a first pass).",
+    )
 
 
 class JobErrorOut(BaseModel):
@@ -315,7 +449,8 @@ class JobOut(BaseModel):
     id: str
     project_id: str
     status: str
-    progress: float
+    progress: float = Field(description="(lines_done + lines_failed) / lines_total, 0 to 1.")
+    percent: float = Field(description="progress as a percentage, to one decimal.")
     lines_total: int
     lines_done: int
     lines_failed: int
@@ -325,9 +460,58 @@ class JobOut(BaseModel):
     seed: int | None = Field(
         description="The seed every line is rendered with; null: each line draws its own."
     )
+    fit: FitIn | None = Field(description="How each take is fitted; null: not fitted.")
+    approve: bool = Field(description="New takes are approved where their line has none.")
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+
+
+class JobProgressOut(BaseModel):
+    """A `progress` event of a job's event stream."""
+
+    id: str
+    status: str
+    progress: float
+    percent: float
+    lines_total: int
+    lines_done: int
+    lines_failed: int
+
+
+class LineApprovalIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"take_id": "take_…"}]}
+    )
+
+    take_id: str = Field(description="A take of this line.")
+
+
+class LineApprovalOut(BaseModel):
+    """Where one line stands: the take every export uses, if the studio approved one."""
+
+    object: Literal["line_approval"] = "line_approval"
+    line_id: str
+    cut_id: str
+    take_id: str | None = Field(description="The approved take; null: none approved yet.")
+    approved_at: dt.datetime | None
+    stale: bool = Field(
+        description="The line's text changed since the approved take was made from it."
+    )
+    takes_count: int = Field(description="Takes made of this line so far (retakes included).")
+
+
+class ProjectApprovalsOut(BaseModel):
+    """Every line of a project (or of some of its cuts) in timeline order, with its approval."""
+
+    object: Literal["list"] = "list"
+    project_id: str
+    lines_total: int
+    lines_approved: int
+    lines_unapproved: int = Field(description="Lines without an approved take.")
+    lines_stale: int = Field(description="Lines whose approved take is stale.")
+    data: list[LineApprovalOut]
+    has_more: bool = Field(default=False, description="Always false: every line is listed.")
 
 
 class UsageOut(BaseModel):

@@ -108,3 +108,33 @@ class Forbidden(VoiceHubError):
     status = 403
     code = "insufficient_scope"
     title = "The API key lacks the scope for this"
+
+
+class TakeStale(Conflict):
+    code = "take_stale"
+    title = "The take speaks an earlier text of its line"
+
+
+class TakeLineMismatch(InvalidInput):
+    code = "take_line_mismatch"
+    title = "The take is not a take of this line"
+
+
+class ScriptEncodingUnsupported(InvalidInput):
+    code = "script_encoding_unsupported"
+    title = "The script's text encoding is not one VoiceHub reads"
+
+
+class ScriptOverlap(ScriptInvalid):
+    code = "script_overlap"
+    title = "Two lines of one character overlap in time"
+
+
+class UnknownCharacters(InvalidInput):
+    code = "unknown_characters"
+    title = "The script names characters the project does not have"
+
+
+class NoApprovedTake(Conflict):
+    code = "no_approved_take"
+    title = "Lines to export have no approved take"

@@ -15,17 +15,23 @@ from api.deps import (
     StudioRead,
     StudioSynthesize,
 )
-from api.schemas import Page, PhonemeOut, TakeIn, TakeOut, TimingOut, WordOut
+from api.schemas import FitOut, Page, PhonemeOut, TakeIn, TakeOut, TimingOut, WordOut
+from voicehub.delivery.fitting import target_length_ms
 from voicehub.metering.tables import UsageRecord
 from voicehub.pagination import paginate
-from voicehub.production.tables import Line, Take
+from voicehub.production.tables import Line, LineApproval, Take
+from voicehub.production.takes import is_stale
 from voicehub.synthesis.service import Synthesizer, per_call_settings, synthesize_line
 from voicehub.tenancy.scope import get_owned, owned
 
 router = APIRouter(tags=["takes"])
 
 
-def take_out(take: Take, usage: UsageRecord) -> TakeOut:
+def take_out(take: Take, usage: UsageRecord, line: Line, approved: bool) -> TakeOut:
+    """A take as shown, with what its line says of it now: window, staleness, approval."""
+    window_ms = target_length_ms(
+        target_ms=line.target_ms, start_ms=line.start_ms, end_ms=line.end_ms
+    )
     return TakeOut(
         id=take.id,
         line_id=take.line_id,
@@ -47,6 +53,10 @@ def take_out(take: Take, usage: UsageRecord) -> TakeOut:
         true_peak_dbtp=_db(take.true_peak_dbtp),
         peak_limited=take.peak_limited,
         duration_seconds=round(take.num_samples / take.sample_rate, 6),
+        window_seconds=None if window_ms is None else window_ms / 1000,
+        fit=None if take.fit is None else FitOut.model_validate(take.fit),
+        stale=is_stale(take, line),
+        approved=approved,
         audio_url=f"/v1/takes/{take.id}/audio",
         timing_url=f"/v1/takes/{take.id}/timing",
         usage_id=usage.id,
@@ -61,13 +71,26 @@ def _db(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def _usages_of(session: SessionDep, takes: list[Take]) -> dict[str, UsageRecord]:
-    """Each take's usage record, read in one query (they commit together, so all exist)."""
+def takes_out(session: SessionDep, takes: list[Take]) -> list[TakeOut]:
+    """Takes as shown, with their usage records, lines and approvals read in three queries."""
     ids = [take.id for take in takes]
-    return {
+    usages = {
         u.take_id: u
         for u in session.scalars(select(UsageRecord).where(UsageRecord.take_id.in_(ids)))
     }
+    line_ids = list({take.line_id for take in takes})
+    lines = {line.id: line for line in session.scalars(select(Line).where(Line.id.in_(line_ids)))}
+    approved = set(
+        session.scalars(
+            select(LineApproval.take_id).where(
+                LineApproval.line_id.in_(line_ids), LineApproval.take_id.in_(ids)
+            )
+        )
+    )
+    # A take and its usage record commit together, so every take has one.
+    return [
+        take_out(take, usages[take.id], lines[take.line_id], take.id in approved) for take in takes
+    ]
 
 
 @router.post(
@@ -87,21 +110,26 @@ def create_take(
     """Passes the consent gate, renders the line to the studio's delivery spec, and meters it.
 
     `speed`, `sentence_pause` and `seed` shape this take; the take reports the seed
-    used, so the same request with that seed renders the same audio again. With an
+    used, so the same request with that seed renders the same audio again. A line
+    with a target window has its take fitted into it (`fit`; window mode by
+    default), and the take's `fit` says how; `voice_id` speaks the line with
+    another voice than the character's (it passes the consent gate). With an
     `Idempotency-Key`, a retry returns the first take and is charged once; the same
     key with a different body is refused.
     """
     idem.replay_or_continue(session, caller.principal)
     body = body or TakeIn()
-    take, usage = synthesize_line(
+    take, _ = synthesize_line(
         session,
         Synthesizer(runtime.engines, runtime.storage, runtime.settings.max_line_chars),
         studio_id=caller.studio_id,
         line_id=line_id,
         settings=per_call_settings(body.speed, body.sentence_pause, body.seed),
         usage_key=f"request:{caller.principal.key_id}:{idem.key}" if idem.key else None,
+        fit=None if body.fit is None else body.fit.options(),
+        voice_id=body.voice_id,
     )
-    out = take_out(take, usage)
+    out = takes_out(session, [take])[0]
     response.headers["Location"] = f"/v1/takes/{take.id}"
     idem.remember(
         session,
@@ -130,14 +158,13 @@ def list_takes(
         limit=limit,
         starting_after=starting_after,
     )
-    usages = _usages_of(session, rows)
-    return Page[TakeOut](data=[take_out(t, usages[t.id]) for t in rows], has_more=has_more)
+    return Page[TakeOut](data=takes_out(session, rows), has_more=has_more)
 
 
 @router.get("/v1/takes/{take_id}", summary="Get a take")
 def get_take(take_id: str, session: SessionDep, caller: StudioRead) -> TakeOut:
     take = get_owned(session, Take, caller.studio_id, take_id)
-    return take_out(take, _usages_of(session, [take])[take.id])
+    return takes_out(session, [take])[0]
 
 
 @router.get(

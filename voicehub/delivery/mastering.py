@@ -126,6 +126,9 @@ def _encode(
 def scale_position(position: int, old_rate: int, new_rate: int) -> int:
     """A sample position at `old_rate` as the nearest position at `new_rate`, halves up.
 
+    The same rule scales a position by any ratio of whole numbers, such as a
+    stretched length over the length before.
+
     Exact integer arithmetic. Halves go up, not to even, so that rounding commutes
     with whole-sample shifts: a pause of N samples becomes the same number of
     samples wherever it falls in the line.
@@ -161,15 +164,23 @@ def resample_exact(audio: torch.Tensor, old_rate: int, new_rate: int) -> torch.T
 def rescale_timing(
     result: SynthesisResult, new_rate: int
 ) -> tuple[list[PhonemeTiming], list[WordTiming], list[WordTiming]]:
-    """Phonemes, words and morae of `result` with their boundaries moved to `new_rate`.
+    """Phonemes, words and morae of `result` with their boundaries moved to `new_rate`."""
+    return scale_timing(result, result.sample_rate, new_rate)
 
+
+def scale_timing(
+    result: SynthesisResult, old: int, new: int
+) -> tuple[list[PhonemeTiming], list[WordTiming], list[WordTiming]]:
+    """Phonemes, words and morae of `result` with every boundary b moved to b × new / old.
+
+    Used for a change of rate (old and new rates) and for a time-stretch (old and
+    new lengths): with `old` the audio's length, its end lands exactly on `new`.
     Boundaries are scaled, not counts: rounding each count on its own would let
     the errors add up along the line and the total drift from the audio's length.
     """
-    old_rate = result.sample_rate
 
     def at(position: int) -> int:
-        return scale_position(position, old_rate, new_rate)
+        return scale_position(position, old, new)
 
     phonemes = [
         PhonemeTiming(p.phoneme, at(p.start), at(p.end) - at(p.start), p.is_pause)

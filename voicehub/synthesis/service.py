@@ -1,4 +1,4 @@
-"""The path of one line: consent gate → engine → mastering → take and its usage record, one transaction."""
+"""The path of one line: consent gate → engine → fitting → mastering → take and its usage record, one transaction."""
 
 from __future__ import annotations
 
@@ -14,8 +14,16 @@ from models.engines.registry import EngineRegistry
 from models.serving import engine_for_voice
 from models.tables import Voice
 from voicehub.db import utcnow
+from voicehub.delivery.fitting import (
+    FitMode,
+    FitOptions,
+    FitReport,
+    engine_speed_range,
+    fit_take,
+    target_length_ms,
+)
 from voicehub.delivery.mastering import master
-from voicehub.errors import CharacterNotCast, InvalidInput, LanguageUnsupported
+from voicehub.errors import CharacterNotCast, InvalidInput, LanguageUnsupported, NotFound
 from voicehub.ids import new_id
 from voicehub.metering.service import record_usage
 from voicehub.metering.tables import UsageRecord
@@ -68,8 +76,16 @@ def synthesize_line(
     settings: SynthesisSettings | None = None,
     usage_key: str | None = None,
     job_id: str | None = None,
+    fit: FitOptions | None = None,
+    voice_id: str | None = None,
 ) -> tuple[Take, UsageRecord]:
     """Render one line as a new take to the studio's delivery spec, with one usage record, or refuse.
+
+    A line with a target window (`Line.target_ms`, else its start and end) has
+    its take fitted into it (`fit`, window mode unless told otherwise; see
+    `voicehub.delivery.fitting.fit_take`) before mastering; `Take.fit` reports
+    how. `voice_id` speaks the line with another voice than the character's cast
+    one (a retake with another voice); it passes the same consent gate.
 
     The consent gate runs before synthesis (refuse early) and again, with the
     consent row locked, just before the take is written: a revocation that
@@ -81,16 +97,13 @@ def synthesize_line(
     line = get_owned(session, Line, studio_id, line_id)
     text = check_line_text(line.text, synthesizer.max_line_chars)
     project = get_owned(session, Project, studio_id, line.project_id)
-    character = get_owned(session, Character, studio_id, line.character_id)
-    if character.voice_id is None:
-        raise CharacterNotCast(
-            f"Character '{character.name}' has no voice; cast one with POST /v1/projects/{project.id}/cast."
-        )
-    voice = session.get(Voice, character.voice_id)
-    if voice is None:
-        raise CharacterNotCast(
-            f"Character '{character.name}' is cast to a voice that no longer exists."
-        )
+    if voice_id is None:
+        voice = _cast_voice(session, studio_id, line, project)
+    else:
+        found = session.get(Voice, voice_id)
+        if found is None:
+            raise NotFound(f"No voice {voice_id}.", fields=["voice_id"])
+        voice = found
     gate = GateRequest(
         voice_id=voice.id,
         studio_id=studio_id,
@@ -108,9 +121,26 @@ def synthesize_line(
         raise LanguageUnsupported(
             f"Voice {voice.id} speaks {', '.join(engine.info.languages)}, not '{line.language}'."
         )
-    rendered = engine.synthesize(
-        text, speaker=voice.speaker, settings=replace(settings, language=line.language)
+    asked = replace(settings, language=line.language)
+    rendered = engine.synthesize(text, speaker=voice.speaker, settings=asked)
+    report: FitReport | None = None
+    target_ms = target_length_ms(
+        target_ms=line.target_ms, start_ms=line.start_ms, end_ms=line.end_ms
     )
+    fit = fit or FitOptions()
+    if target_ms is not None and fit.mode is not FitMode.OFF:
+        first_seed = rendered.seed
+        rendered, report = fit_take(
+            rendered,
+            # The same seed at another speed: the take is remade from the seed it reports.
+            lambda speed: engine.synthesize(
+                text, speaker=voice.speaker, settings=replace(asked, speed=speed, seed=first_seed)
+            ),
+            speed=settings.speed,
+            target_ms=target_ms,
+            options=fit,
+            speed_range=engine_speed_range(settings.speed, fit.mode, MIN_SPEED, MAX_SPEED),
+        )
     mastered = master(rendered, spec)
     result = mastered.result
 
@@ -142,6 +172,7 @@ def synthesize_line(
         peak_limited=mastered.peak_limited,
         audio_key=f"takes/{studio_id}/{line.id}/{take_id}.wav",
         timing=timing_document(result),
+        fit=None if report is None else report.to_json(),
         created_at=utcnow(),
     )
     session.add(take)
@@ -156,6 +187,21 @@ def synthesize_line(
     )
     synthesizer.storage.put_in_transaction(session, take.audio_key, mastered.wav)
     return take, usage
+
+
+def _cast_voice(session: Session, studio_id: str, line: Line, project: Project) -> Voice:
+    """The voice the line's character is cast to, or a refusal naming how to cast one."""
+    character = get_owned(session, Character, studio_id, line.character_id)
+    if character.voice_id is None:
+        raise CharacterNotCast(
+            f"Character '{character.name}' has no voice; cast one with POST /v1/projects/{project.id}/cast."
+        )
+    voice = session.get(Voice, character.voice_id)
+    if voice is None:
+        raise CharacterNotCast(
+            f"Character '{character.name}' is cast to a voice that no longer exists."
+        )
+    return voice
 
 
 def usage_exists(session: Session, usage_key: str) -> bool:
