@@ -14,6 +14,7 @@ from api import problems
 from api.deps import RuntimeDep
 from api.routers import (
     actor,
+    approvals,
     builds,
     engines,
     events,
@@ -82,6 +83,7 @@ def create_app(
         voices,
         projects,
         takes,
+        approvals,
         jobs,
         exports,
         usage,

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
-from collections.abc import Callable, Sequence
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, TextIO
 
+import httpx
 from pydantic import ValidationError
 
 import voicehub.schema  # noqa: F401  (every table, whichever command runs)
@@ -186,6 +192,160 @@ def _cmd_statement(args: argparse.Namespace) -> int:
     return 0
 
 
+class _ApiProblem(Exception):
+    """An HTTP error answered by the VoiceHub API, as `voicehub synthesize` reports it."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if isinstance(body, dict) and "code" in body:
+            message = f"error ({body['code']}): {body.get('detail', '')}"
+            fields = [
+                item.get("field") for item in body.get("fields", []) if isinstance(item, dict)
+            ]
+            if fields:
+                message += f" [{', '.join(str(field) for field in fields)}]"
+        else:
+            message = f"error (http {response.status_code}): {response.text[:200]}"
+        super().__init__(message)
+
+
+class _ProgressBar:
+    """A job's progress on stderr: one bar redrawn with \r on a terminal, else a line each."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+        self.terminal = stream.isatty()
+        self.drawn = False
+
+    def update(self, progress: dict[str, Any]) -> None:
+        total, done, failed = (
+            progress["lines_total"],
+            progress["lines_done"],
+            progress["lines_failed"],
+        )
+        counts = f"{done + failed}/{total} lines" + (f", {failed} failed" if failed else "")
+        if self.terminal:
+            filled = round(self.width * float(progress["progress"]))
+            bar = "#" * filled + "-" * (self.width - filled)
+            self.stream.write(f"\r[{bar}] {float(progress['percent']):5.1f}% {counts}")
+        else:
+            self.stream.write(f"progress: {float(progress['percent']):.1f}% {counts}\n")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.terminal and self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _server_sent_events(response: httpx.Response) -> Iterator[tuple[str, str, str | None]]:
+    """(event, data, id) for each event of a text/event-stream response; comments are skipped."""
+    name, event_id = "message", None
+    data: list[str] = []
+    for line in response.iter_lines():
+        if not line:
+            if data:
+                yield name, "\n".join(data), event_id
+            name, data = "message", []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "event":
+            name = value
+        elif field == "data":
+            data.append(value)
+        elif field == "id":
+            event_id = value
+
+
+def _follow_job(
+    http: httpx.Client, job: dict[str, Any], headers: dict[str, str], bar: _ProgressBar
+) -> dict[str, Any]:
+    """The finished job, following its event stream (reconnecting where it left off)."""
+    last_event_id: str | None = None
+    reconnects = 0
+    while True:
+        stream_headers = {**headers, "Accept": "text/event-stream"}
+        if last_event_id is not None:
+            stream_headers["Last-Event-ID"] = last_event_id
+        try:
+            with http.stream(
+                "GET", f"/v1/synthesis-jobs/{job['id']}/events", headers=stream_headers
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _ApiProblem(response)
+                for name, data, event_id in _server_sent_events(response):
+                    if name == "progress":
+                        last_event_id = event_id
+                        bar.update(json.loads(data))
+                    elif name == "done":
+                        finished: dict[str, Any] = json.loads(data)
+                        return finished
+        except httpx.TransportError:
+            if reconnects >= 5:
+                raise
+        # The stream ended before the job did (a server restart, a proxy's timeout).
+        reconnects += 1
+        time.sleep(min(2.0**reconnects / 4, 5.0))
+
+
+def _cmd_synthesize(args: argparse.Namespace) -> int:
+    key = args.key or os.environ.get("VOICEHUB_API_KEY")
+    if not key:
+        print("error: no API key; pass --key or set VOICEHUB_API_KEY", file=sys.stderr)
+        return 2
+    body: dict[str, Any] = {}
+    if args.cut:
+        body["cut_ids"] = args.cut
+    if args.speed is not None:
+        body["speed"] = args.speed
+    if args.seed is not None:
+        body["seed"] = args.seed
+    if args.fit is not None:
+        body["fit"] = {"mode": args.fit}
+    if args.approve:
+        body["approve"] = True
+    headers = {"Authorization": f"Bearer {key}"}
+    bar = _ProgressBar(sys.stderr)
+    try:
+        with httpx.Client(base_url=args.api, timeout=httpx.Timeout(30.0, read=60.0)) as http:
+            response = http.post(
+                f"/v1/projects/{args.project}/synthesis-jobs",
+                json=body,
+                # A retried request (by a proxy, say) starts the job once.
+                headers={**headers, "Idempotency-Key": f"cli-{uuid.uuid4().hex}"},
+            )
+            if response.status_code >= 400:
+                raise _ApiProblem(response)
+            job: dict[str, Any] = response.json()
+            print(f"job {job['id']}: {job['lines_total']} line(s) queued", file=sys.stderr)
+            job = _follow_job(http, job, headers, bar)
+    except _ApiProblem as problem:
+        bar.close()
+        print(problem, file=sys.stderr)
+        return 2
+    except httpx.HTTPError as error:
+        bar.close()
+        print(f"error: cannot talk to {args.api}: {error}", file=sys.stderr)
+        return 2
+    bar.close()
+    print(
+        f"job {job['id']} {job['status']}: {job['lines_done']} of {job['lines_total']} line(s)"
+        f" done, {job['lines_failed']} failed"
+    )
+    for failure in job["errors"]:
+        print(f"  {failure['line_id']}  {failure['code']}  {failure['detail']}")
+    return 1 if job["lines_failed"] else 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from voicehub.demo import run_demo
 
@@ -291,6 +451,34 @@ def build_parser() -> argparse.ArgumentParser:
     statement.add_argument("--actor", required=True, help="actor id (act_…)")
     statement.add_argument("--period", required=True, help="YYYY-MM")
     statement.add_argument("--out", help="file to write (default: standard output)")
+    synthesize = command(
+        "synthesize",
+        _cmd_synthesize,
+        "Synthesize a project (or some of its cuts) on a running VoiceHub and follow its progress;"
+        " exits 1 when lines failed, 2 on a refused request.",
+    )
+    synthesize.add_argument(
+        "--api",
+        default=os.environ.get("VOICEHUB_API_URL", "http://127.0.0.1:8000"),
+        help="the server's base URL (default: VOICEHUB_API_URL, else http://127.0.0.1:8000)",
+    )
+    synthesize.add_argument("--key", help="a studio API key (default: VOICEHUB_API_KEY)")
+    synthesize.add_argument("--project", required=True, help="project id (prj_…)")
+    synthesize.add_argument(
+        "--cut", action="append", help="only this cut's lines (cut_…); repeat for more cuts"
+    )
+    synthesize.add_argument("--speed", type=float, help="speaking rate, 0.5 to 2.0")
+    synthesize.add_argument("--seed", type=int, help="the seed every line is rendered with")
+    synthesize.add_argument(
+        "--fit",
+        choices=["window", "max", "off"],
+        help="fit each take into its line's window (default: window)",
+    )
+    synthesize.add_argument(
+        "--approve",
+        action="store_true",
+        help="approve each new take whose line has no approved take yet",
+    )
     add_consent_commands(commands)
     demo = command(
         "demo", _cmd_demo, "Seed demo data, run a bilingual script through the whole path, serve."

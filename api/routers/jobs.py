@@ -1,25 +1,39 @@
-"""Batch synthesis jobs: 202 Accepted, then poll for progress."""
+"""Batch synthesis jobs: 202 Accepted, then poll for progress or follow it as server-sent events."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Header, Response, status
+from fastapi.responses import StreamingResponse
 
 from api.deps import IdempotencyDep, RuntimeDep, SessionDep, StudioRead, StudioSynthesize
-from api.schemas import JobErrorOut, JobIn, JobOut
-from voicehub.synthesis.jobs import create_synthesis_job
+from api.schemas import FitIn, JobErrorOut, JobIn, JobOut, JobProgressOut
+from voicehub.runtime import Runtime
+from voicehub.synthesis.jobs import create_synthesis_job, job_fit
 from voicehub.synthesis.service import per_call_settings
-from voicehub.synthesis.tables import SynthesisJob
+from voicehub.synthesis.tables import JobStatus, SynthesisJob
 from voicehub.tenancy.scope import get_owned
 
 router = APIRouter(tags=["synthesis-jobs"])
 
+# How often the event stream reads the job row, and how long it may stay silent.
+POLL_SECONDS = 0.25
+HEARTBEAT_SECONDS = 15.0
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.FAILED)
+
 
 def job_out(job: SynthesisJob) -> JobOut:
+    fit = job_fit(job)
     return JobOut(
         id=job.id,
         project_id=job.project_id,
         status=job.status.value,
         progress=round(job.progress, 4),
+        percent=round(job.progress * 100, 1),
         lines_total=job.total,
         lines_done=job.lines_done,
         lines_failed=job.lines_failed,
@@ -27,16 +41,32 @@ def job_out(job: SynthesisJob) -> JobOut:
         speed=job.speed,
         sentence_pause=job.sentence_pause,
         seed=job.seed,
+        fit=None
+        if fit is None
+        else FitIn(mode=fit.mode.value, min_ratio=fit.min_ratio, max_ratio=fit.max_ratio),
+        approve=job.approve,
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
     )
 
 
+def job_progress(job: SynthesisJob) -> JobProgressOut:
+    return JobProgressOut(
+        id=job.id,
+        status=job.status.value,
+        progress=round(job.progress, 4),
+        percent=round(job.progress * 100, 1),
+        lines_total=job.total,
+        lines_done=job.lines_done,
+        lines_failed=job.lines_failed,
+    )
+
+
 @router.post(
     "/v1/projects/{project_id}/synthesis-jobs",
     status_code=status.HTTP_202_ACCEPTED,
-    summary="Synthesize a whole project (or some lines) through the queue",
+    summary="Synthesize a whole project, some cuts or some lines through the queue",
 )
 def create_job(
     project_id: str,
@@ -47,7 +77,8 @@ def create_job(
     response: Response,
     body: JobIn | None = None,
 ) -> JobOut:
-    """Every line is rendered with the body's `speed`, `sentence_pause` and `seed`."""
+    """Every line is rendered with the body's `speed`, `sentence_pause` and `seed`, and fitted
+    with its `fit`; `approve` approves each new take whose line has no approved take yet."""
     idem.replay_or_continue(session, caller.principal)
     body = body or JobIn()
     job = create_synthesis_job(
@@ -56,7 +87,10 @@ def create_job(
         caller.studio_id,
         project_id,
         line_ids=body.line_ids,
+        cut_ids=body.cut_ids,
         settings=per_call_settings(body.speed, body.sentence_pause, body.seed),
+        fit=None if body.fit is None else body.fit.options(),
+        approve=body.approve,
     )
     out = job_out(job)
     response.headers["Location"] = f"/v1/synthesis-jobs/{job.id}"
@@ -73,3 +107,64 @@ def create_job(
 @router.get("/v1/synthesis-jobs/{job_id}", summary="Get a job's status and progress")
 def get_job(job_id: str, session: SessionDep, caller: StudioRead) -> JobOut:
     return job_out(get_owned(session, SynthesisJob, caller.studio_id, job_id))
+
+
+@router.get(
+    "/v1/synthesis-jobs/{job_id}/events",
+    summary="Follow a job's progress as server-sent events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def stream_job_events(
+    job_id: str,
+    session: SessionDep,
+    caller: StudioRead,
+    runtime: RuntimeDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """A `progress` event now and whenever `lines_done` or `lines_failed` changes, then one
+    `done` event with the finished job, and the stream closes.
+
+    Each `progress` event's id is the number of lines processed, so a client that
+    reconnects with `Last-Event-ID` is not sent the state it already has again.
+    """
+    job = get_owned(session, SynthesisJob, caller.studio_id, job_id)
+    return StreamingResponse(
+        _job_events(runtime, caller.studio_id, job.id, last_event_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _read_job(runtime: Runtime, studio_id: str, job_id: str) -> SynthesisJob:
+    """The job as it is now, read in a session of its own that is closed before returning."""
+    with runtime.sessions() as session:
+        return get_owned(session, SynthesisJob, studio_id, job_id)
+
+
+def _event(name: str, event_id: str, data: str) -> bytes:
+    return f"event: {name}\nid: {event_id}\ndata: {data}\n\n".encode()
+
+
+async def _job_events(
+    runtime: Runtime, studio_id: str, job_id: str, last_event_id: str | None
+) -> AsyncIterator[bytes]:
+    # No connection is held between reads: each read takes one from the pool in a
+    # worker thread and gives it back before the stream sleeps.
+    yield b"retry: 1000\n\n"
+    sent = last_event_id
+    quiet_since = time.monotonic()
+    while True:
+        job = await anyio.to_thread.run_sync(_read_job, runtime, studio_id, job_id)
+        processed = str(job.lines_done + job.lines_failed)
+        if processed != sent:
+            yield _event("progress", processed, job_progress(job).model_dump_json())
+            sent = processed
+            quiet_since = time.monotonic()
+        if job.status in FINISHED:
+            yield _event("done", "done", job_out(job).model_dump_json())
+            return
+        if time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
+            yield b": heartbeat\n\n"
+            quiet_since = time.monotonic()
+        await anyio.sleep(POLL_SECONDS)

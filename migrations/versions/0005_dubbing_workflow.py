@@ -30,6 +30,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('synthesis_jobs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('fit', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('approve', sa.Boolean(), nullable=False, server_default=sa.false()))
 
     op.create_table('line_approvals',
     sa.Column('line_id', sa.String(length=32), nullable=False),
@@ -53,6 +54,7 @@ def downgrade() -> None:
     op.drop_table('line_approvals')
 
     with op.batch_alter_table('synthesis_jobs', schema=None) as batch_op:
+        batch_op.drop_column('approve')
         batch_op.drop_column('fit')
 
     with op.batch_alter_table('takes', schema=None) as batch_op:

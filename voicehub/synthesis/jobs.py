@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 
 from models.engines import SynthesisSettings
 from voicehub.db import transaction, utcnow
+from voicehub.delivery.fitting import FitOptions
 from voicehub.errors import InvalidInput, VoiceHubError
 from voicehub.ids import new_id
 from voicehub.production.service import lines_of_project
 from voicehub.production.tables import Line, Project
+from voicehub.production.takes import approve_if_unapproved, check_cuts_of_project
 from voicehub.queue import JobQueue
 from voicehub.runtime import Runtime
 from voicehub.synthesis.service import Synthesizer, synthesize_line, usage_exists
@@ -32,15 +34,38 @@ def create_synthesis_job(
     project_id: str,
     *,
     line_ids: list[str] | None = None,
+    cut_ids: list[str] | None = None,
     settings: SynthesisSettings | None = None,
+    fit: FitOptions | None = None,
+    approve: bool = False,
 ) -> SynthesisJob:
-    """A queued job for the project's lines (or the given ones); enqueued after commit.
+    """A queued job for the project's lines, the given lines or the lines of the given cuts.
 
-    Every line is rendered with `settings`; with a seed, each line's take uses it.
+    Lines run in timeline order (cuts in their order on the timeline, lines in
+    script order). Every line is rendered with `settings` and fitted into its
+    target window with `fit` (window fitting unless told otherwise, as for one
+    take); with `approve`, each new take becomes its line's approved take when
+    the line has none yet. The job is enqueued after commit.
     """
     settings = settings or SynthesisSettings()
     project = get_owned(session, Project, studio_id, project_id)
-    if line_ids is None:
+    if line_ids is not None and cut_ids is not None:
+        raise InvalidInput("Give line_ids or cut_ids, not both.", fields=["line_ids", "cut_ids"])
+    if cut_ids is not None:
+        if not cut_ids:
+            raise InvalidInput(
+                "cut_ids is empty; omit it to synthesize every line.", fields=["cut_ids"]
+            )
+        check_cuts_of_project(session, studio_id, project.id, cut_ids)
+        wanted = set(cut_ids)
+        line_ids = [
+            line.id
+            for line in lines_of_project(session, studio_id, project.id)
+            if line.cut_id in wanted
+        ]
+        if not line_ids:
+            raise InvalidInput("These cuts have no lines to synthesize.", fields=["cut_ids"])
+    elif line_ids is None:
         line_ids = [line.id for line in lines_of_project(session, studio_id, project.id)]
     else:
         found = set(
@@ -57,6 +82,10 @@ def create_synthesis_job(
                 fields=["line_ids"],
             )
         line_ids = list(dict.fromkeys(line_ids))
+        if not line_ids:
+            raise InvalidInput(
+                "line_ids is empty; omit it to synthesize every line.", fields=["line_ids"]
+            )
     if not line_ids:
         raise InvalidInput("The project has no lines to synthesize; import a script first.")
     if len(line_ids) > MAX_BATCH_LINES:
@@ -73,11 +102,18 @@ def create_synthesis_job(
         speed=settings.speed,
         sentence_pause=settings.sentence_pause,
         seed=settings.seed,
+        fit=(fit or FitOptions()).to_json(),
+        approve=approve,
     )
     session.add(job)
     session.flush()
     queue.enqueue_synthesis_job(session, job.id)
     return job
+
+
+def job_fit(job: SynthesisJob) -> FitOptions | None:
+    """The fit options the job's lines are rendered with; None: not fitted (jobs made before fitting)."""
+    return None if job.fit is None else FitOptions.from_json(job.fit)
 
 
 def job_usage_key(job_id: str, line_id: str) -> str:
@@ -105,6 +141,8 @@ def run_synthesis_job(runtime: Runtime, job_id: str) -> None:
         settings = SynthesisSettings(
             speed=job.speed, sentence_pause=job.sentence_pause, seed=job.seed
         )
+        fit = FitOptions.from_json(job.fit)
+        approve = job.approve
         failed_lines = {error["line_id"] for error in job.errors}
 
     # SQLite reads the job row before this transaction takes its write lock, so two
@@ -119,15 +157,18 @@ def run_synthesis_job(runtime: Runtime, job_id: str) -> None:
             with transaction(runtime.sessions) as session:
                 if usage_exists(session, key):
                     return
-                synthesize_line(
+                take, _ = synthesize_line(
                     session,
                     synthesizer,
                     studio_id=studio_id,
                     line_id=line_id,
                     settings=settings,
+                    fit=fit,
                     usage_key=key,
                     job_id=job_id,
                 )
+                if approve:
+                    approve_if_unapproved(session, runtime.queue, studio_id, take, job_id=job_id)
                 job = session.get(SynthesisJob, job_id, with_for_update=True)
                 assert job is not None
                 job.lines_done += 1

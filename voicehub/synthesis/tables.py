@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from voicehub.db import Base, UTCDateTime, utcnow
@@ -42,6 +42,8 @@ class SynthesisJob(Base):
     seed: Mapped[int | None] = mapped_column(Integer)
     # How each line is fitted into its target window (FitOptions.to_json()); None: not fitted.
     fit: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Each new take becomes its line's approved take when the line has none yet.
+    approve: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
