@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from fractions import Fraction
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consent.service import Effects, request_approval
@@ -18,13 +18,23 @@ from voicehub.db import utcnow
 from voicehub.errors import (
     InvalidInput,
     NotFound,
-    ScriptInvalid,
     ScriptTooLarge,
     TextEmpty,
     TextTooLong,
+    UnknownCharacters,
 )
 from voicehub.ids import new_id
-from voicehub.production.scripts import ParsedCut, parse_json_script, parse_srt
+from voicehub.production.scripts import (
+    SCRIPT_FORMATS,
+    ParsedCut,
+    ParsedLine,
+    ScriptWarning,
+    assign_source_keys,
+    derived_key,
+    number_cuts,
+    order_lines,
+    parse_script,
+)
 from voicehub.production.tables import Character, Cut, Line, Project, Take
 from voicehub.tenancy.scope import get_owned, owned
 
@@ -111,14 +121,55 @@ def check_line_text(text: str, max_chars: int) -> str:
     return cleaned
 
 
+class ImportMode(StrEnum):
+    """What a script does to a project that already has lines."""
+
+    # The script is the project's script, revised: lines are matched by their source key
+    # and updated in place; new lines are added; lines it no longer has are reported.
+    UPDATE = "update"
+    # The script's lines are added to the project as new lines, in new cuts after the last.
+    APPEND = "append"
+
+
+class CharacterPolicy(StrEnum):
+    """What a speaker the project does not have yet becomes."""
+
+    CREATE = "create"
+    EXISTING = "existing"
+
+
+@dataclass(frozen=True)
+class LineUpdate:
+    line_id: str
+    source_key: str
+    changes: list[str]
+
+
+@dataclass(frozen=True)
+class MissingLine:
+    """A stored line the re-imported script no longer has: kept, with its takes, and reported."""
+
+    line_id: str
+    source_key: str
+    cut_number: str
+    character: str
+    text: str
+
+
 @dataclass(frozen=True)
 class ImportResult:
+    mode: ImportMode
     cut_ids: list[str]
-    lines_created: int
+    created: list[str]
+    updated: list[LineUpdate]
+    unchanged: int
+    missing: list[MissingLine]
     characters_created: list[str]
+    warnings: list[ScriptWarning]
 
-
-SCRIPT_FORMATS = ("json", "srt")
+    @property
+    def lines_created(self) -> int:
+        return len(self.created)
 
 
 def import_script(
@@ -131,125 +182,250 @@ def import_script(
     max_bytes: int,
     max_lines: int,
     max_line_chars: int,
+    encoding: str | None = None,
+    mode: ImportMode = ImportMode.UPDATE,
+    characters: CharacterPolicy = CharacterPolicy.CREATE,
 ) -> ImportResult:
-    """Parse a whole script, check every line, then store its cuts, characters and lines.
+    """Parse a whole script, check every line, then store (or update) its cuts, characters and lines.
 
     Nothing is written unless the whole script is valid.
     """
     project = get_owned(session, Project, studio_id, project_id)
     if len(raw) > max_bytes:
         raise ScriptTooLarge(f"The script is {len(raw)} bytes; the limit is {max_bytes}.")
-    if script_format == "json":
-        parsed = parse_json_script(raw)
-    elif script_format == "srt":
-        parsed = parse_srt(raw)
-    else:
+    if script_format not in SCRIPT_FORMATS:
         raise InvalidInput(
             f"Unknown script format '{script_format}'; use one of {', '.join(SCRIPT_FORMATS)}.",
             fields=["format"],
         )
-    total = sum(len(cut.lines) for cut in parsed)
+    script = parse_script(raw, script_format, frame_rate=project.frame_rate, encoding=encoding)
+    total = len(script.lines)
     if total > max_lines:
         raise ScriptTooLarge(f"The script has {total} lines; the limit is {max_lines}.")
-    for cut_index, cut in enumerate(parsed):
-        for line_index, line in enumerate(cut.lines):
-            try:
-                line.text = check_line_text(line.text, max_line_chars)
-            except (TextEmpty, TextTooLong) as exc:
-                exc.extra["fields"] = [f"cuts.{cut_index}.lines.{line_index}.text"]
-                raise
-            if (
-                line.start_ms is not None
-                and line.end_ms is not None
-                and line.end_ms <= line.start_ms
-            ):
-                raise ScriptInvalid(
-                    f"Cut {cut_index + 1}, line {line_index + 1}: the end is not after the start.",
-                    fields=[f"cuts.{cut_index}.lines.{line_index}.end"],
-                )
-    return _store(session, project, parsed)
-
-
-def _store(session: Session, project: Project, parsed: list[ParsedCut]) -> ImportResult:
-    characters = {
+    for line in script.lines:
+        try:
+            line.text = check_line_text(line.text, max_line_chars)
+        except (TextEmpty, TextTooLong) as exc:
+            exc.detail = f"{line.where}: {exc.detail}"
+            exc.extra.update(line.where.problem(".text"))
+            if "fields" not in exc.extra:
+                exc.extra["fields"] = ["text"]
+            raise
+    existing_cuts = {
+        c.number: c
+        for c in session.scalars(owned(Cut, studio_id).where(Cut.project_id == project.id))
+    }
+    after = 0
+    if mode is ImportMode.APPEND:
+        after = max((int(n.split("-")[1]) for n in existing_cuts), default=0)
+    cuts = number_cuts(script.cuts, after)
+    for cut in cuts:
+        order_lines(cut)
+    assign_source_keys(cuts)
+    known = {
         c.name: c
         for c in session.scalars(
-            owned(Character, project.studio_id).where(Character.project_id == project.id)
+            owned(Character, studio_id).where(Character.project_id == project.id)
         )
     }
-    cuts = {
-        c.number: c
-        for c in session.scalars(owned(Cut, project.studio_id).where(Cut.project_id == project.id))
-    }
-    next_number = 1 + max((int(n.split("-")[1]) for n in cuts), default=0)
+    if characters is CharacterPolicy.EXISTING:
+        unknown = sorted({ln.character for ln in script.lines} - set(known))
+        if unknown:
+            raise UnknownCharacters(
+                f"The script names characters the project does not have: {', '.join(unknown)}."
+                " Import without characters=existing to create them, or fix the names.",
+                characters=unknown,
+            )
+    return _store(session, project, cuts, existing_cuts, known, mode, script.warnings)
+
+
+def _stored_keys(
+    session: Session, project: Project, cuts_by_id: dict[str, Cut], names: dict[str, str]
+) -> list[tuple[str, Line]]:
+    """Every stored line of the project with the key a revised script matches it by.
+
+    Lines imported before scripts carried keys get the key their cut, character
+    and order give them, the same rule a script without ids follows.
+    """
+    lines = lines_of_project(session, project.studio_id, project.id)
+    counts: dict[tuple[str, str], int] = {}
+    keyed: list[tuple[str, Line]] = []
+    for line in sorted(lines, key=lambda ln: (ln.cut_id, ln.position)):
+        cut = cuts_by_id[line.cut_id]
+        name = names[line.character_id]
+        counts[(cut.id, name)] = counts.get((cut.id, name), 0) + 1
+        key = line.source_key or derived_key(cut.number, name, counts[(cut.id, name)])
+        keyed.append((key, line))
+    keyed.sort(key=lambda item: (item[1].created_at, item[1].id))
+    return keyed
+
+
+def _store(
+    session: Session,
+    project: Project,
+    parsed: list[ParsedCut],
+    cuts: dict[str, Cut],
+    characters: dict[str, Character],
+    mode: ImportMode,
+    warnings: list[ScriptWarning],
+) -> ImportResult:
+    studio_id = project.studio_id
+    by_key: dict[str, Line] = {}
+    by_id: dict[str, Line] = {}
+    key_of: dict[str, str] = {}
+    if mode is ImportMode.UPDATE:
+        names = {c.id: c.name for c in characters.values()}
+        for key, line in _stored_keys(session, project, {c.id: c for c in cuts.values()}, names):
+            by_key.setdefault(key, line)
+            by_id[line.id] = line
+            key_of[line.id] = key
     timeline_end = max((c.end_ms for c in cuts.values()), default=0)
     created_characters: list[str] = []
     cut_ids: list[str] = []
-    lines_created = 0
+    created: list[str] = []
+    updated: list[LineUpdate] = []
+    unchanged = 0
+    matched: set[str] = set()
+    now = utcnow()
     for parsed_cut in parsed:
-        cut = cuts.get(parsed_cut.number) if parsed_cut.number else None
+        assert parsed_cut.number is not None
+        starts = [ln.start_ms for ln in parsed_cut.lines if ln.start_ms is not None]
+        ends = [ln.end_ms for ln in parsed_cut.lines if ln.end_ms is not None]
+        start = (
+            parsed_cut.start_ms if parsed_cut.start_ms is not None else min(starts, default=None)
+        )
+        end = parsed_cut.end_ms if parsed_cut.end_ms is not None else max(ends, default=None)
+        cut = cuts.get(parsed_cut.number)
         if cut is None:
-            number = parsed_cut.number or f"C-{next_number:03d}"
-            next_number = max(next_number, int(number.split("-")[1])) + 1
-            start = parsed_cut.start_ms
-            if start is None:
-                start = min(
-                    (ln.start_ms for ln in parsed_cut.lines if ln.start_ms is not None),
-                    default=timeline_end,
-                )
-            end = parsed_cut.end_ms
-            if end is None:
-                end = max(
-                    (ln.end_ms for ln in parsed_cut.lines if ln.end_ms is not None), default=start
-                )
+            first = timeline_end if start is None else start
             cut = Cut(
                 id=new_id("cut"),
-                studio_id=project.studio_id,
+                studio_id=studio_id,
                 project_id=project.id,
-                number=number,
-                start_ms=start,
-                end_ms=max(end, start),
+                number=parsed_cut.number,
+                start_ms=first,
+                end_ms=max(first if end is None else end, first),
                 fps_num=project.fps_num,
                 fps_den=project.fps_den,
             )
             session.add(cut)
-            cuts[number] = cut
+            cuts[cut.number] = cut
+        elif mode is ImportMode.UPDATE and start is not None:
+            cut.start_ms, cut.end_ms = start, max(start if end is None else end, start)
         timeline_end = max(timeline_end, cut.end_ms)
         if cut.id not in cut_ids:
             cut_ids.append(cut.id)
-        position = (
-            session.scalar(select(func.count()).select_from(Line).where(Line.cut_id == cut.id)) or 0
-        )
         for parsed_line in parsed_cut.lines:
             character = characters.get(parsed_line.character)
             if character is None:
                 character = Character(
                     id=new_id("chr"),
-                    studio_id=project.studio_id,
+                    studio_id=studio_id,
                     project_id=project.id,
                     name=parsed_line.character,
                 )
                 session.add(character)
                 characters[character.name] = character
                 created_characters.append(character.name)
-            session.add(
-                Line(
-                    id=new_id("line"),
-                    studio_id=project.studio_id,
-                    project_id=project.id,
-                    cut_id=cut.id,
-                    character_id=character.id,
-                    position=position,
-                    text=parsed_line.text,
-                    language=parsed_line.language or project.language,
-                    start_ms=parsed_line.start_ms,
-                    end_ms=parsed_line.end_ms,
-                )
+            stored = by_key.get(parsed_line.source_key) or by_id.get(parsed_line.source_key)
+            if stored is not None and stored.id not in matched:
+                matched.add(stored.id)
+                changes = _revise(stored, parsed_line, cut, character)
+                if changes:
+                    stored.updated_at = now
+                    updated.append(LineUpdate(stored.id, parsed_line.source_key, changes))
+                else:
+                    unchanged += 1
+                continue
+            line = Line(
+                id=new_id("line"),
+                studio_id=studio_id,
+                project_id=project.id,
+                cut_id=cut.id,
+                character_id=character.id,
+                position=0,
+                text=parsed_line.text,
+                language=parsed_line.language or project.language,
+                start_ms=parsed_line.start_ms,
+                end_ms=parsed_line.end_ms,
+                target_ms=parsed_line.target_ms,
+                source_key=parsed_line.source_key,
             )
-            position += 1
-            lines_created += 1
+            session.add(line)
+            matched.add(line.id)
+            created.append(line.id)
         session.flush()
-    return ImportResult(cut_ids, lines_created, created_characters)
+    _renumber(session, studio_id, parsed, cuts, matched, mode)
+    names = {c.id: c.name for c in characters.values()}
+    numbers = {c.id: c.number for c in cuts.values()}
+    missing = [
+        MissingLine(
+            line.id, key_of[line.id], numbers[line.cut_id], names[line.character_id], line.text
+        )
+        for line in by_id.values()
+        if line.id not in matched
+    ]
+    return ImportResult(
+        mode, cut_ids, created, updated, unchanged, missing, created_characters, warnings
+    )
+
+
+def _revise(line: Line, parsed: ParsedLine, cut: Cut, character: Character) -> list[str]:
+    """Bring a stored line up to the revised script; the names of what changed.
+
+    Its takes are left as they are: a take whose text differs from the line's new
+    text is stale (`voicehub.production.takes.is_stale`). A value the script leaves
+    out (a language, a target length, a window) is kept.
+    """
+    changes: list[str] = []
+    if line.text != parsed.text:
+        line.text = parsed.text
+        changes.append("text")
+    if line.character_id != character.id:
+        line.character_id = character.id
+        changes.append("character")
+    if line.cut_id != cut.id:
+        line.cut_id = cut.id
+        changes.append("cut")
+    window = (parsed.start_ms, parsed.end_ms)
+    if window != (None, None) and window != (line.start_ms, line.end_ms):
+        line.start_ms, line.end_ms = window
+        changes.append("timing")
+    if parsed.target_ms is not None and parsed.target_ms != line.target_ms:
+        line.target_ms = parsed.target_ms
+        changes.append("target")
+    if parsed.language is not None and parsed.language != line.language:
+        line.language = parsed.language
+        changes.append("language")
+    if line.source_key != parsed.source_key:
+        line.source_key = parsed.source_key
+    return changes
+
+
+def _renumber(
+    session: Session,
+    studio_id: str,
+    parsed: list[ParsedCut],
+    cuts: dict[str, Cut],
+    matched: set[str],
+    mode: ImportMode,
+) -> None:
+    """Positions in each cut the script touched: its lines in script order, and the cut's
+    other lines (missing from a revised script, or there before an appended one) kept in
+    their order, after them or before them."""
+    for parsed_cut in parsed:
+        assert parsed_cut.number is not None
+        rank = {line.source_key: index for index, line in enumerate(parsed_cut.lines)}
+        lines = lines_of_cut(session, studio_id, cuts[parsed_cut.number].id)
+        ours = sorted(
+            (ln for ln in lines if ln.id in matched),
+            key=lambda ln: rank.get(ln.source_key or "", 0),
+        )
+        others = [ln for ln in lines if ln.id not in matched]
+        ordered = others + ours if mode is ImportMode.APPEND else ours + others
+        for position, line in enumerate(ordered):
+            line.position = position
+    session.flush()
 
 
 def cast_character(
