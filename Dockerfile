@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # library and data (the espeak engine) and ffmpeg's libraries (torchcodec).
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        espeak-ng libespeak-ng1 espeak-ng-data ffmpeg \
+        espeak-ng libespeak-ng1 espeak-ng-data ffmpeg fonts-ipafont-gothic \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src

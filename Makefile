@@ -9,9 +9,10 @@ STAMP := $(VENV)/.installed
 PACKAGES := voicehub consent models api
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 # Debian packages the engines load at run time: the espeak-ng C library and its
-# data (the espeak engine), and ffmpeg's libraries (torchaudio decodes through
-# torchcodec, which links them). The Dockerfile installs the same list.
-SYSTEM_PACKAGES := espeak-ng libespeak-ng1 espeak-ng-data ffmpeg
+# data (the espeak engine), ffmpeg's libraries (torchaudio decodes through
+# torchcodec, which links them), and a Japanese font for the lip-sync review
+# sheets (IPA Gothic: kana and kanji). The Dockerfile installs the same list.
+SYSTEM_PACKAGES := espeak-ng libespeak-ng1 espeak-ng-data ffmpeg fonts-ipafont-gothic
 
 .PHONY: help demo test test-postgres test-sqlite check serve worker migrate bench clean system-packages
 

@@ -119,7 +119,7 @@ def test_tsv_needs_the_rhubarb_set() -> None:
 
 
 def test_unknown_shape_set_is_refused() -> None:
-    with pytest.raises(InvalidInput, match="anime3, rhubarb"):
+    with pytest.raises(InvalidInput, match="anime3, preston_blair, rhubarb"):
         build_cut_timing(cut(), [MOP], shape_set="moho")
 
 
@@ -443,7 +443,8 @@ def test_cut_export_lists_the_morae_of_a_japanese_take(
     project = cast_project(
         client, studio, {"HARU": voice}, one_line("がっこう。", "HARU"), language="ja"
     )
-    client.post(f"/v1/lines/{project.line_ids[0]}/takes", headers=studio.headers).raise_for_status()
+    take = client.post(f"/v1/lines/{project.line_ids[0]}/takes", headers=studio.headers).json()
+    client.post(f"/v1/takes/{take['id']}/approve", headers=studio.headers).raise_for_status()
     cuts = client.get(f"/v1/projects/{project.project_id}/cuts", headers=studio.headers).json()
     exported = client.get(
         f"/v1/cuts/{cuts['data'][0]['id']}/exports/json",

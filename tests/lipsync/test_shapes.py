@@ -13,6 +13,7 @@ from voicehub.lipsync.frames import mora_shapes, mouth_phonemes
 from voicehub.lipsync.shapes import (
     ANIME3,
     PHONEME_CLASSES,
+    PRESTON_BLAIR,
     RHUBARB,
     SHAPE_SETS,
     VOWEL5,
@@ -148,7 +149,7 @@ def test_unknown_shape_set_names_the_valid_ones() -> None:
         get_shape_set("preston")
     message = str(caught.value)
     assert "'preston'" in message
-    assert "anime3, rhubarb" in message
+    assert "anime3, preston_blair, rhubarb, vowel5" in message
     assert caught.value.status == 422
     assert caught.value.code == "invalid_input"
 
@@ -301,3 +302,84 @@ def test_mora_shapes_say_which_mora_made_which_shape() -> None:
     assert by_mora["す"] == ("u",)
     anime = mora_shapes(*japanese(SANKAKKEI), ANIME3)
     assert anime == [("open",), ("closed",), ("open",), ("closed",), ("half",), ("half",)]
+
+
+# --- Preston Blair (Moho, OpenToonz, Papagayo) -----------------------------------------------
+
+PRESTON_BLAIR_BY_CLASS = {
+    PhonemeClass.BILABIAL: "MBP",
+    PhonemeClass.BILABIAL_FRICATIVE: "WQ",
+    PhonemeClass.LABIAL_APPROXIMANT: "WQ",
+    PhonemeClass.LABIODENTAL: "FV",
+    PhonemeClass.DENTAL: "etc",
+    PhonemeClass.ALVEOLAR: "etc",
+    PhonemeClass.POSTALVEOLAR: "etc",
+    PhonemeClass.LATERAL: "L",
+    PhonemeClass.DORSAL: "etc",
+    PhonemeClass.GLOTTAL: "etc",
+    PhonemeClass.GLOTTAL_STOP: "etc",
+    PhonemeClass.MORAIC_NASAL: "etc",
+    PhonemeClass.CLOSE_FRONT: "E",
+    PhonemeClass.CLOSE_MID_FRONT: "E",
+    PhonemeClass.OPEN_MID_FRONT: "E",
+    PhonemeClass.NEAR_OPEN_FRONT: "AI",
+    PhonemeClass.OPEN: "AI",
+    PhonemeClass.OPEN_MID_CENTRAL: "AI",
+    PhonemeClass.MID_CENTRAL: "etc",
+    PhonemeClass.RHOTIC: "O",
+    PhonemeClass.OPEN_MID_BACK_ROUNDED: "O",
+    PhonemeClass.CLOSE_MID_BACK_ROUNDED: "O",
+    PhonemeClass.CLOSE_BACK_ROUNDED: "U",
+    PhonemeClass.CLOSE_BACK_UNROUNDED: "U",
+}
+
+
+def test_preston_blair_has_the_ten_moho_names_and_is_registered() -> None:
+    assert PRESTON_BLAIR.shape_ids == ("AI", "E", "O", "U", "FV", "L", "MBP", "WQ", "etc", "rest")
+    assert PRESTON_BLAIR.rest == "rest"
+    assert PRESTON_BLAIR.default == "etc"
+    assert get_shape_set("preston_blair") is PRESTON_BLAIR
+    assert SHAPE_SETS["preston_blair"] is PRESTON_BLAIR
+
+
+@pytest.mark.parametrize("phoneme_class", list(PhonemeClass))
+def test_preston_blair_shape_for_each_phoneme_class(phoneme_class: PhonemeClass) -> None:
+    expected = PRESTON_BLAIR_BY_CLASS[phoneme_class]
+    symbols = [s for s, c in PHONEME_CLASSES.items() if c is phoneme_class]
+    assert symbols
+    assert {PRESTON_BLAIR.shape_for(symbol) for symbol in symbols} == {expected}
+
+
+@pytest.mark.parametrize(
+    ("phonemes", "expected"),
+    [
+        ("m ɑ p", "MBP AI MBP"),  # mop
+        ("f a ɪ v", "FV AI E FV"),  # five
+        ("l ʌ v", "L AI FV"),  # love
+        ("w ɪ ð", "WQ E etc"),  # with: the w purses, the vowel spreads
+        ("ʃ u ː", "etc U U"),  # shoe: u is U, not WQ
+        ("b ɔ ɪ", "MBP O E"),  # boy
+        ("h ɛ l o ʊ _", "etc E L O U rest"),  # hello, then a pause
+    ],
+)
+def test_preston_blair_english_words(phonemes: str, expected: str) -> None:
+    assert shapes(PRESTON_BLAIR, phonemes) == expected.split()
+
+
+def test_preston_blair_agrees_with_the_rhubarb_conversion_except_where_documented() -> None:
+    # Rhubarb letter → Preston Blair name, as Moho's converter has it (F → U).
+    converted = {"A": "MBP", "B": "etc", "C": "E", "D": "AI", "E": "O", "F": "U", "G": "FV",
+                 "H": "L", "X": "rest"}  # fmt: skip
+    differ = {}
+    for symbol in PHONEME_CLASSES:
+        ours, theirs = PRESTON_BLAIR.mapping[symbol], converted[RHUBARB.mapping[symbol]]
+        if ours != theirs:
+            differ[PHONEME_CLASSES[symbol]] = (theirs, ours)
+    # Only the documented splits: w and ɸ purse (WQ), EE spreads (E), AE and AH open (AI).
+    assert differ == {
+        PhonemeClass.NEAR_OPEN_FRONT: ("E", "AI"),
+        PhonemeClass.BILABIAL_FRICATIVE: ("U", "WQ"),
+        PhonemeClass.LABIAL_APPROXIMANT: ("U", "WQ"),
+        PhonemeClass.CLOSE_FRONT: ("etc", "E"),
+        PhonemeClass.OPEN_MID_CENTRAL: ("E", "AI"),
+    }

@@ -22,6 +22,7 @@ from typing import Any
 from models.engines.base import PhonemeTiming, WordTiming
 from voicehub.errors import InvalidInput
 from voicehub.lipsync.frames import (
+    SHORT_PAUSE,
     MouthCue,
     TimedPhoneme,
     frame_at,
@@ -76,6 +77,15 @@ class CutTiming:
     duration_frames: int
     takes: tuple[PlacedTake, ...]
     mouth_cues: tuple[MouthCue, ...]
+    min_hold_frames: int = 1
+    bridge_pauses_under: Fraction = SHORT_PAUSE
+
+
+MAX_FRAME_RATE = Fraction(120)
+"""Above this no animation or editing tool runs a timeline; a larger rate is a typo."""
+
+MAX_MIN_HOLD_FRAMES = 12
+"""Half a second at 24 fps: a longer minimum hold would swallow whole words."""
 
 
 def build_cut_timing(
@@ -84,12 +94,34 @@ def build_cut_timing(
     shape_set: str | ShapeSet = "rhubarb",
     fps: Fraction | None = None,
     min_hold_frames: int = 1,
+    bridge_pauses_under: Fraction = SHORT_PAUSE,
 ) -> CutTiming:
-    """Place each take at its offset; mouth cues for the whole cut at `fps` (default: the cut's)."""
+    """Place each take at its offset; mouth cues for the whole cut at `fps` (default: the cut's).
+
+    `min_hold_frames` is the shortest a mouth shape may show (1 to 12 frames);
+    pauses shorter than `bridge_pauses_under` between speech keep the shape
+    before them instead of relaxing to rest (0 turns bridging off).
+    """
     shapes = get_shape_set(shape_set) if isinstance(shape_set, str) else shape_set
     rate = cut.frame_rate if fps is None else fps
-    if rate <= 0:
-        raise InvalidInput(f"frame rate must be positive, got {rate}")
+    if not 0 < rate <= MAX_FRAME_RATE:
+        raise InvalidInput(
+            f"frame rate must be above 0 and at most {MAX_FRAME_RATE} fps, got {rate}",
+            field="fps",
+            value=str(rate),
+        )
+    if isinstance(min_hold_frames, bool) or not 1 <= min_hold_frames <= MAX_MIN_HOLD_FRAMES:
+        raise InvalidInput(
+            f"min_hold_frames must be between 1 and {MAX_MIN_HOLD_FRAMES}, got {min_hold_frames}",
+            field="min_hold_frames",
+            value=min_hold_frames,
+        )
+    if bridge_pauses_under < 0:
+        raise InvalidInput(
+            f"bridge_pauses_under must not be negative, got {bridge_pauses_under} s",
+            field="bridge_pauses_under",
+            value=str(bridge_pauses_under),
+        )
     if cut.duration_seconds < 0:
         raise InvalidInput(f"cut {cut.number} has a negative duration")
     for take in takes:
@@ -103,6 +135,7 @@ def build_cut_timing(
         start=Fraction(0),
         end=cut.duration_seconds,
         min_hold_frames=min_hold_frames,
+        bridge_pauses_under=bridge_pauses_under,
     )
     return CutTiming(
         cut=cut,
@@ -111,6 +144,8 @@ def build_cut_timing(
         duration_frames=frame_at(cut.duration_seconds, rate),
         takes=in_cut_order,
         mouth_cues=tuple(cues),
+        min_hold_frames=min_hold_frames,
+        bridge_pauses_under=bridge_pauses_under,
     )
 
 
@@ -159,6 +194,8 @@ def cut_timing_json(timing: CutTiming) -> dict[str, Any]:
             "duration_frames": timing.duration_frames,
         },
         "shape_set": timing.shape_set.name,
+        "min_hold_frames": timing.min_hold_frames,
+        "bridge_pauses_under_seconds": _seconds(timing.bridge_pauses_under),
         "shapes": [{"id": s.id, "label": s.label} for s in timing.shape_set.shapes],
         "lines": [_line_json(take, fps, timing.shape_set) for take in timing.takes],
         "mouth_cues": [
@@ -238,14 +275,42 @@ def _tsv_seconds(frame: int, fps: Fraction) -> str:
     return f"{centiseconds // 100}.{centiseconds % 100:02d}"
 
 
+def require_shape_set(timing: CutTiming, shape_set: ShapeSet, file_format: str) -> None:
+    """InvalidInput unless `timing` was built with `shape_set`: a format reads only its own names."""
+    if timing.shape_set.name != shape_set.name:
+        raise InvalidInput(
+            f"{file_format} needs the {shape_set.name} shape set, not {timing.shape_set.name!r}",
+            field="shape_set",
+            shape_set=timing.shape_set.name,
+            required=shape_set.name,
+        )
+
+
 def rhubarb_tsv(timing: CutTiming) -> str:
     """Rhubarb Lip Sync's TSV: `<start>\\t<shape>` per cue, then `<end>\\tX`."""
-    if timing.shape_set.name != RHUBARB.name:
-        raise InvalidInput(
-            f"Rhubarb TSV needs the rhubarb shape set, not {timing.shape_set.name!r}",
-            shape_set=timing.shape_set.name,
-        )
+    require_shape_set(timing, RHUBARB, "Rhubarb TSV")
     fps = timing.frame_rate
     lines = [f"{_tsv_seconds(cue.start_frame, fps)}\t{cue.shape}" for cue in timing.mouth_cues]
     lines.append(f"{_tsv_seconds(timing.duration_frames, fps)}\t{RHUBARB.rest}")
     return "\n".join(lines) + "\n"
+
+
+def rhubarb_json(timing: CutTiming, sound_file: str = "") -> dict[str, Any]:
+    """Rhubarb Lip Sync's JSON: `metadata` (sound file, duration) and `mouthCues`.
+
+    Times are seconds with 2 decimals, chosen as in the TSV so that each one
+    reads back as its frame; `duration` is the cut's length on the frame grid.
+    """
+    require_shape_set(timing, RHUBARB, "Rhubarb JSON")
+    fps = timing.frame_rate
+
+    def at(frame: int) -> float:
+        return float(_tsv_seconds(frame, fps))
+
+    return {
+        "metadata": {"soundFile": sound_file, "duration": at(timing.duration_frames)},
+        "mouthCues": [
+            {"start": at(cue.start_frame), "end": at(cue.end_frame), "value": cue.shape}
+            for cue in timing.mouth_cues
+        ],
+    }

@@ -351,8 +351,59 @@ VOWEL5 = shape_set_from_classes(
     },
 )
 
+PRESTON_BLAIR = shape_set_from_classes(
+    "preston_blair",
+    (
+        MouthShape("AI", "AI", "open: AA, AE, AH"),
+        MouthShape("E", "E", "spread, teeth showing: EE, EH, EY"),
+        MouthShape("O", "O", "rounded open: AO, OW, ER"),
+        MouthShape("U", "U", "small rounded: UW, UH"),
+        MouthShape("FV", "FV", "upper teeth on lower lip: F, V"),
+        MouthShape("L", "L", "tongue behind the upper teeth: L"),
+        MouthShape("MBP", "MBP", "lips closed: M, B, P"),
+        MouthShape("WQ", "WQ", "lips pursed forward: W"),
+        MouthShape("etc", "etc", "most consonants, teeth together: T D S N K G ..."),
+        MouthShape("rest", "rest", "idle, mouth at rest"),
+    ),
+    rest="rest",
+    default="etc",
+    description="Preston Blair mouths as read by Moho, OpenToonz and Papagayo",
+    # Rhubarb's letters convert one to one (A→MBP, B→etc, C→E, D→AI, E→O,
+    # G→FV, H→L, X→rest) except F, which Moho's converter turns into U and
+    # Papagayo into WQ. From phoneme classes there is no need to choose: the
+    # vowels u ʊ ɯ get U, the rounded consonants w ɸ get WQ. Vowels follow
+    # Papagayo's own English table where it is finer than Rhubarb's letters:
+    # EE spreads (E, where Rhubarb folds it into B), AE and AH open (AI).
+    by_class={
+        _C.BILABIAL: "MBP",
+        _C.BILABIAL_FRICATIVE: "WQ",
+        _C.LABIAL_APPROXIMANT: "WQ",
+        _C.LABIODENTAL: "FV",
+        _C.DENTAL: "etc",
+        _C.ALVEOLAR: "etc",
+        _C.POSTALVEOLAR: "etc",
+        _C.LATERAL: "L",
+        _C.DORSAL: "etc",
+        _C.GLOTTAL: "etc",
+        _C.GLOTTAL_STOP: "etc",
+        _C.MORAIC_NASAL: "etc",
+        _C.CLOSE_FRONT: "E",
+        _C.CLOSE_MID_FRONT: "E",
+        _C.OPEN_MID_FRONT: "E",
+        _C.NEAR_OPEN_FRONT: "AI",
+        _C.OPEN: "AI",
+        _C.OPEN_MID_CENTRAL: "AI",
+        _C.MID_CENTRAL: "etc",
+        _C.RHOTIC: "O",
+        _C.OPEN_MID_BACK_ROUNDED: "O",
+        _C.CLOSE_MID_BACK_ROUNDED: "O",
+        _C.CLOSE_BACK_ROUNDED: "U",
+        _C.CLOSE_BACK_UNROUNDED: "U",
+    },
+)
+
 SHAPE_SETS: dict[str, ShapeSet] = {
-    shape_set.name: shape_set for shape_set in (RHUBARB, ANIME3, VOWEL5)
+    shape_set.name: shape_set for shape_set in (RHUBARB, ANIME3, VOWEL5, PRESTON_BLAIR)
 }
 
 
