@@ -261,6 +261,10 @@ def drive(base_url: str, data: DemoData, output: Path) -> None:
             cut = _check(http.get(f"/v1/cuts/{cut_id}", headers=studio))
             folder = output / cut["number"]
             folder.mkdir(parents=True, exist_ok=True)
+            # Exports use each line's approved take: approve the takes just made.
+            for line in cut["lines"]:
+                if line["latest_take_id"]:
+                    _check(http.post(f"/v1/takes/{line['latest_take_id']}/approve", headers=studio))
             timing = _check(http.get(f"/v1/cuts/{cut_id}/exports/json", headers=studio))
             (folder / f"{cut['number']}.json").write_text(
                 json.dumps(timing, ensure_ascii=False, indent=2), "utf-8"

@@ -1,20 +1,156 @@
-"""Lip-sync exports per cut."""
+"""Exports per cut (lip-sync formats, subtitles, review sheet, zip) and per project.
+
+Every export uses each line's approved take; `takes=latest` makes a draft
+from the latest takes instead, marked `X-VoiceHub-Draft: true` (and `"draft":
+true` in JSON, a note in WebVTT and ASS). Warnings (stale takes, lines left
+out of a draft) come in `X-VoiceHub-Warnings` and, where the format has room,
+in the file.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Iterator, Sequence
+from typing import IO, Annotated, Any, Literal, get_args
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import StreamingResponse
 
-from api.deps import SessionDep, StudioExport
-from voicehub.lipsync import cut_timing_json, rhubarb_tsv
-from voicehub.production.exports import cut_timing
+from api.deps import RuntimeDep, SessionDep, StudioExport
+from voicehub.lipsync.shapes import SHAPE_SETS
+from voicehub.production.exports import (
+    CUT_FORMATS,
+    PROJECT_FORMATS,
+    ExportFile,
+    ExportOptions,
+    ExportWarning,
+    cut_bundle,
+    cut_export,
+    cut_file,
+    cut_json,
+    project_bundle,
+    project_export,
+    project_file,
+    take_audio,
+)
 
 router = APIRouter(tags=["exports"])
 
-FpsQuery = Annotated[
-    str | None, Query(description="24, 12, 8 or the project's rate; default the cut's")
+ShapeSetName = Literal["rhubarb", "anime3", "vowel5", "preston_blair"]
+assert set(get_args(ShapeSetName)) == set(SHAPE_SETS), "every shape set can be asked for"
+
+TakesQuery = Annotated[
+    Literal["approved", "latest"],
+    Query(
+        description="`approved` (default): each line's approved take. `latest`: a draft from"
+        " each line's latest take, marked as a draft."
+    ),
 ]
+FpsQuery = Annotated[
+    str | None,
+    Query(description="24, 12, 8 or a project rate (23.976, 25, 29.97, 30); default the cut's"),
+]
+MinHoldQuery = Annotated[int, Query(description="Shortest mouth shape, in frames (1 to 12)")]
+BridgeQuery = Annotated[
+    int,
+    Query(
+        description="Pauses shorter than this (ms, 0 to 1000) between speech keep the shape"
+        " before them; 0 turns bridging off",
+    ),
+]
+
+
+def _options(
+    takes: TakesQuery = "approved",
+    fps: FpsQuery = None,
+    min_hold: MinHoldQuery = 1,
+    bridge_ms: BridgeQuery = 120,
+) -> ExportOptions:
+    return ExportOptions(takes=takes, fps=fps, min_hold_frames=min_hold, bridge_ms=bridge_ms)
+
+
+def _options_with_shapes(
+    takes: TakesQuery = "approved",
+    fps: FpsQuery = None,
+    shape_set: Annotated[ShapeSetName, Query(description="The mouth-shape set")] = "rhubarb",
+    min_hold: MinHoldQuery = 1,
+    bridge_ms: BridgeQuery = 120,
+) -> ExportOptions:
+    return ExportOptions(
+        takes=takes,
+        fps=fps,
+        shape_set=shape_set,
+        min_hold_frames=min_hold,
+        bridge_ms=bridge_ms,
+    )
+
+
+# Formats whose shape set is fixed by the format take no `shape_set`.
+FixedShapes = Annotated[ExportOptions, Depends(_options)]
+Options = Annotated[ExportOptions, Depends(_options_with_shapes)]
+
+
+def _warnings_header(warnings: Sequence[ExportWarning]) -> str:
+    """`stale_take=line_a,line_b; missing_take=line_c`: at most 10 ids per code."""
+    by_code: dict[str, list[str]] = {}
+    for warning in warnings:
+        by_code.setdefault(warning.code, []).append(warning.line_id)
+    parts = []
+    for code, line_ids in by_code.items():
+        more = f",+{len(line_ids) - 10} more" if len(line_ids) > 10 else ""
+        parts.append(f"{code}={','.join(line_ids[:10])}{more}")
+    return "; ".join(parts)
+
+
+def _headers(
+    draft: bool, warnings: Sequence[ExportWarning], filename: str | None = None
+) -> dict[str, str]:
+    headers = {"X-VoiceHub-Draft": "true" if draft else "false"}
+    if warnings:
+        headers["X-VoiceHub-Warnings"] = _warnings_header(warnings)
+    if filename is not None:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return headers
+
+
+def _download_name(name: str, draft: bool) -> str:
+    """`C-001.srt`, or `C-001.draft.srt` for a draft."""
+    if not draft:
+        return name
+    stem, dot, rest = name.partition(".")
+    return f"{stem}.draft{dot}{rest}"
+
+
+def _file_response(
+    exported: ExportFile, draft: bool, warnings: Sequence[ExportWarning]
+) -> Response:
+    return Response(
+        exported.data,
+        media_type=exported.media_type,
+        headers=_headers(draft, warnings, _download_name(exported.name, draft)),
+    )
+
+
+def _stream(file: IO[bytes], size: int, name: str, headers: dict[str, str]) -> StreamingResponse:
+    def chunks() -> Iterator[bytes]:
+        try:
+            while block := file.read(1024 * 1024):
+                yield block
+        finally:
+            file.close()
+
+    return StreamingResponse(
+        chunks(),
+        media_type="application/zip",
+        headers={
+            **headers,
+            "Content-Length": str(size),
+            "Content-Disposition": f'attachment; filename="{name}"',
+        },
+    )
+
+
+def _media(media_type: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {media_type.split(";")[0]: {}}}}
 
 
 @router.get("/v1/cuts/{cut_id}/exports/json", summary="Export a cut's timing as JSON")
@@ -22,28 +158,176 @@ def export_cut_json(
     cut_id: str,
     session: SessionDep,
     caller: StudioExport,
-    fps: FpsQuery = None,
-    shape_set: Annotated[Literal["rhubarb", "anime3", "vowel5"], Query()] = "rhubarb",
+    options: Options,
+    response: Response,
 ) -> dict[str, Any]:
     """Phonemes, words, mouth shapes and frames of every line, with take and consent ids."""
-    return cut_timing_json(
-        cut_timing(session, caller.studio_id, cut_id, shape_set=shape_set, fps=fps)
+    export = cut_export(session, caller.studio_id, cut_id, options)
+    response.headers.update(_headers(export.draft, export.warnings))
+    return cut_json(export)
+
+
+def _fixed_shape_route(file_format: str, summary: str, doc: str) -> None:
+    def handler(
+        cut_id: str, session: SessionDep, caller: StudioExport, options: FixedShapes
+    ) -> Response:
+        export = cut_export(session, caller.studio_id, cut_id, options)
+        return _file_response(cut_file(export, file_format), export.draft, export.warnings)
+
+    handler.__name__ = f"export_cut_{file_format.replace('-', '_').replace('.', '_')}"
+    handler.__doc__ = doc
+    router.add_api_route(
+        f"/v1/cuts/{{cut_id}}/exports/{file_format}",
+        handler,
+        methods=["GET"],
+        summary=summary,
+        response_class=Response,
+        responses=_media(CUT_FORMATS[file_format][1]),
     )
+
+
+_fixed_shape_route(
+    "rhubarb",
+    "Export a cut's mouth cues as Rhubarb TSV",
+    "`seconds<TAB>shape` per cue (shapes A–H, X), frame-snapped, ending with X.",
+)
+_fixed_shape_route(
+    "rhubarb-json",
+    "Export a cut's mouth cues as Rhubarb JSON",
+    "Rhubarb Lip Sync's JSON: `metadata` and `mouthCues` (shapes A–H, X).",
+)
+_fixed_shape_route(
+    "moho",
+    "Export a cut's mouth track as Moho switch data",
+    "`MohoSwitch1`, then `<frame> <shape>` per cue, frames from 1, Preston Blair shapes;"
+    " Moho and OpenToonz read it.",
+)
+_fixed_shape_route(
+    "srt",
+    "Export a cut's lines as SRT subtitles",
+    "One `SPEAKER: text` subtitle per take, on the cut's clock, in milliseconds rounded up.",
+)
+_fixed_shape_route(
+    "vtt",
+    "Export a cut's lines as WebVTT subtitles",
+    "One `<v Speaker>` cue per take (identified by its line id), on the cut's clock.",
+)
+_fixed_shape_route(
+    "ass",
+    "Export a cut's lines as ASS subtitles",
+    "One Dialogue per take with the speaker in the Name field and a style per character.",
+)
 
 
 @router.get(
-    "/v1/cuts/{cut_id}/exports/rhubarb",
-    summary="Export a cut's mouth cues as Rhubarb TSV",
+    "/v1/cuts/{cut_id}/exports/xdts",
+    summary="Export a cut as an XDTS timesheet",
     response_class=Response,
-    responses={200: {"content": {"text/tab-separated-values": {}}}},
+    responses=_media(CUT_FORMATS["xdts"][1]),
 )
-def export_cut_rhubarb(
-    cut_id: str, session: SessionDep, caller: StudioExport, fps: FpsQuery = None
+def export_cut_xdts(
+    cut_id: str,
+    session: SessionDep,
+    caller: StudioExport,
+    options: Options,
+    scene: Annotated[
+        str, Query(description="The scene number in the sheet's header, 1-4 digits")
+    ] = "1",
 ) -> Response:
-    """`seconds<TAB>shape` per cue (shapes A–H, X), frame-snapped, ending with X."""
-    timing = cut_timing(session, caller.studio_id, cut_id, shape_set="rhubarb", fps=fps)
-    return Response(
-        rhubarb_tsv(timing),
-        media_type="text/tab-separated-values; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{timing.cut.number}.tsv"'},
+    """The mouth track (drawing numbers of `shape_set`) in CELL and the lines in DIALOG."""
+    export = cut_export(session, caller.studio_id, cut_id, options)
+    return _file_response(cut_file(export, "xdts", scene=scene), export.draft, export.warnings)
+
+
+@router.get(
+    "/v1/cuts/{cut_id}/exports/review.png",
+    summary="Export a cut's review sheet",
+    response_class=Response,
+    responses=_media("image/png"),
+)
+def export_cut_review(
+    cut_id: str, session: SessionDep, caller: StudioExport, runtime: RuntimeDep, options: Options
+) -> Response:
+    """Waveforms, phonemes and the mouth strip of the cut on its frame grid, as a PNG."""
+    export = cut_export(session, caller.studio_id, cut_id, options)
+    audio = take_audio(export, runtime.storage)
+    return _file_response(cut_file(export, "review.png", audio), export.draft, export.warnings)
+
+
+@router.get(
+    "/v1/cuts/{cut_id}/exports/zip",
+    summary="Export everything for a cut as a zip",
+    response_class=StreamingResponse,
+    responses=_media("application/zip"),
+)
+def export_cut_zip(
+    cut_id: str, session: SessionDep, caller: StudioExport, runtime: RuntimeDep, options: Options
+) -> StreamingResponse:
+    """Every cut format, the takes' WAVs under `takes/`, and `manifest.json`."""
+    export = cut_export(session, caller.studio_id, cut_id, options)
+    file, size = cut_bundle(session, export, runtime.storage)
+    name = _download_name(f"{export.info.number}.zip", export.draft)
+    return _stream(file, size, name, _headers(export.draft, export.warnings))
+
+
+def _project_route(file_format: str, summary: str, doc: str) -> None:
+    def handler(
+        project_id: str, session: SessionDep, caller: StudioExport, options: Options
+    ) -> Response:
+        export = project_export(session, caller.studio_id, project_id, options)
+        return _file_response(project_file(export, file_format), export.draft, export.warnings)
+
+    handler.__name__ = f"export_project_{file_format}"
+    handler.__doc__ = doc
+    router.add_api_route(
+        f"/v1/projects/{{project_id}}/exports/{file_format}",
+        handler,
+        methods=["GET"],
+        summary=summary,
+        response_class=Response,
+        responses=_media(PROJECT_FORMATS[file_format][1]),
     )
+
+
+_project_route(
+    "srt",
+    "Export a project's lines as SRT subtitles",
+    "Every take where it plays on the project timeline, as `SPEAKER: text`.",
+)
+_project_route(
+    "vtt",
+    "Export a project's lines as WebVTT subtitles",
+    "Every take where it plays on the project timeline, with `<v Speaker>`.",
+)
+_project_route(
+    "ass",
+    "Export a project's lines as ASS subtitles",
+    "Every take on the project timeline; the speaker in the Name field, a style per character.",
+)
+_project_route(
+    "otio",
+    "Export a project as an OpenTimelineIO timeline",
+    "An audio track per character (another lane where a character's takes overlap), a clip"
+    " per take referring to `takes/<take_id>.wav`, and the mouth shapes as markers.",
+)
+
+
+@router.get(
+    "/v1/projects/{project_id}/exports/zip",
+    summary="Export everything for a project as a zip",
+    response_class=StreamingResponse,
+    responses=_media("application/zip"),
+)
+def export_project_zip(
+    project_id: str,
+    session: SessionDep,
+    caller: StudioExport,
+    runtime: RuntimeDep,
+    options: Options,
+) -> StreamingResponse:
+    """A folder per cut number with every cut format, the project's subtitles and timeline,
+    the takes' WAVs under `takes/`, and `manifest.json`."""
+    export = project_export(session, caller.studio_id, project_id, options)
+    file, size = project_bundle(session, export, runtime.storage)
+    name = _download_name(f"{export.project.id}.zip", export.draft)
+    return _stream(file, size, name, _headers(export.draft, export.warnings))

@@ -84,6 +84,7 @@ def test_japanese_line_uses_kokoro_durations(client: TestClient, runtime: Runtim
     take = client.post(f"/v1/lines/{project.line_ids[0]}/takes", headers=studio.headers).json()
 
     assert take["engine"] == "kokoro"
+    client.post(f"/v1/takes/{take['id']}/approve", headers=studio.headers).raise_for_status()
     timing = client.get(take["timing_url"], headers=studio.headers).json()
     rate, frames = _wav_frames(client.get(take["audio_url"], headers=studio.headers).content)
     assert rate == 48000 and take["engine_sample_rate"] == 24000
@@ -130,6 +131,7 @@ def test_cut_exports_place_takes_and_snap_to_frames(client: TestClient, runtime:
     ]
     project = cast_project(client, studio, {"KEN": voice}, cuts)
     take = client.post(f"/v1/lines/{project.line_ids[0]}/takes", headers=studio.headers).json()
+    client.post(f"/v1/takes/{take['id']}/approve", headers=studio.headers).raise_for_status()
 
     exported = client.get(f"/v1/cuts/{project.cut_ids[0]}/exports/json", headers=studio.headers)
     assert exported.status_code == 200, exported.text

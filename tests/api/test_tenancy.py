@@ -14,6 +14,8 @@ def test_another_studios_resources_are_not_found(client: TestClient, runtime: Ru
     project = cast_project(client, owner, {"KEN": voice}, one_line())
     line_id, cut_id = project.line_ids[0], project.cut_ids[0]
     take = client.post(f"/v1/lines/{line_id}/takes", headers=owner.headers).json()
+    approved = client.post(f"/v1/takes/{take['id']}/approve", headers=owner.headers)
+    assert approved.status_code == 200, approved.text
     job = client.post(
         f"/v1/projects/{project.project_id}/synthesis-jobs", headers=owner.headers
     ).json()
@@ -27,8 +29,28 @@ def test_another_studios_resources_are_not_found(client: TestClient, runtime: Ru
         f"/v1/takes/{take['id']}",
         f"/v1/takes/{take['id']}/audio",
         f"/v1/takes/{take['id']}/timing",
-        f"/v1/cuts/{cut_id}/exports/json",
-        f"/v1/cuts/{cut_id}/exports/rhubarb",
+        f"/v1/lines/{line_id}/approval",
+        f"/v1/cuts/{cut_id}/approvals",
+        f"/v1/projects/{project.project_id}/approvals",
+        *(
+            f"/v1/cuts/{cut_id}/exports/{file_format}"
+            for file_format in (
+                "json",
+                "rhubarb",
+                "rhubarb-json",
+                "moho",
+                "xdts",
+                "srt",
+                "vtt",
+                "ass",
+                "review.png",
+                "zip",
+            )
+        ),
+        *(
+            f"/v1/projects/{project.project_id}/exports/{file_format}"
+            for file_format in ("srt", "vtt", "ass", "otio", "zip")
+        ),
         f"/v1/synthesis-jobs/{job['id']}",
     ]
     for url in reads:
@@ -36,6 +58,9 @@ def test_another_studios_resources_are_not_found(client: TestClient, runtime: Ru
         assert response.status_code == 404, url
         assert response.json()["code"] == "not_found", url
         assert client.get(url, headers=owner.headers).status_code == 200, url
+    # The job's event stream runs until the job ends; the intruder is refused before it starts.
+    stream = client.get(f"/v1/synthesis-jobs/{job['id']}/events", headers=intruder.headers)
+    assert (stream.status_code, stream.json()["code"]) == (404, "not_found")
 
     writes = [
         (f"/v1/projects/{project.project_id}/script", {"cuts": one_line()}),
@@ -45,10 +70,21 @@ def test_another_studios_resources_are_not_found(client: TestClient, runtime: Ru
         ),
         (f"/v1/lines/{line_id}/takes", {}),
         (f"/v1/projects/{project.project_id}/synthesis-jobs", {}),
+        (f"/v1/takes/{take['id']}/approve", None),
     ]
     for url, body in writes:
         response = client.post(url, json=body, headers=intruder.headers)
         assert response.status_code == 404, url
+    for method, url, body in (
+        ("PUT", f"/v1/lines/{line_id}/approval", {"take_id": take["id"]}),
+        ("DELETE", f"/v1/lines/{line_id}/approval", None),
+    ):
+        response = client.request(method, url, json=body, headers=intruder.headers)
+        assert response.status_code == 404, (method, url)
+    assert (
+        client.get(f"/v1/lines/{line_id}/approval", headers=owner.headers).json()["take_id"]
+        == take["id"]
+    )
 
     assert client.get("/v1/projects", headers=intruder.headers).json()["data"] == []
     assert client.get("/v1/usage", headers=intruder.headers).json()["data"] == []
