@@ -445,6 +445,13 @@ class JobErrorOut(BaseModel):
     detail: str
 
 
+class JobWarningOut(BaseModel):
+    line_id: str
+    take_id: str
+    code: str
+    detail: str
+
+
 class JobOut(BaseModel):
     id: str
     project_id: str
@@ -455,6 +462,10 @@ class JobOut(BaseModel):
     lines_done: int
     lines_failed: int
     errors: list[JobErrorOut]
+    warnings: list[JobWarningOut] = Field(
+        description="Lines delivered with a note: `cannot_fit`, a take that stays outside its"
+        " window even at the stretch bounds (its `fit` says by how much)."
+    )
     speed: float
     sentence_pause: float | None
     seed: int | None = Field(

@@ -9,11 +9,12 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Header, Response, status
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
 from api.deps import IdempotencyDep, RuntimeDep, SessionDep, StudioRead, StudioSynthesize
-from api.schemas import FitIn, JobErrorOut, JobIn, JobOut, JobProgressOut
+from api.schemas import FitIn, JobErrorOut, JobIn, JobOut, JobProgressOut, JobWarningOut
 from voicehub.runtime import Runtime
-from voicehub.synthesis.jobs import create_synthesis_job, job_fit
+from voicehub.synthesis.jobs import create_synthesis_job, job_fit, job_fit_warnings
 from voicehub.synthesis.service import per_call_settings
 from voicehub.synthesis.tables import JobStatus, SynthesisJob
 from voicehub.tenancy.scope import get_owned
@@ -26,7 +27,7 @@ HEARTBEAT_SECONDS = 15.0
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.FAILED)
 
 
-def job_out(job: SynthesisJob) -> JobOut:
+def job_out(session: Session, job: SynthesisJob) -> JobOut:
     fit = job_fit(job)
     return JobOut(
         id=job.id,
@@ -38,6 +39,7 @@ def job_out(job: SynthesisJob) -> JobOut:
         lines_done=job.lines_done,
         lines_failed=job.lines_failed,
         errors=[JobErrorOut(**error) for error in job.errors],
+        warnings=[JobWarningOut(**warning) for warning in job_fit_warnings(session, job)],
         speed=job.speed,
         sentence_pause=job.sentence_pause,
         seed=job.seed,
@@ -92,7 +94,7 @@ def create_job(
         fit=None if body.fit is None else body.fit.options(),
         approve=body.approve,
     )
-    out = job_out(job)
+    out = job_out(session, job)
     response.headers["Location"] = f"/v1/synthesis-jobs/{job.id}"
     idem.remember(
         session,
@@ -106,7 +108,7 @@ def create_job(
 
 @router.get("/v1/synthesis-jobs/{job_id}", summary="Get a job's status and progress")
 def get_job(job_id: str, session: SessionDep, caller: StudioRead) -> JobOut:
-    return job_out(get_owned(session, SynthesisJob, caller.studio_id, job_id))
+    return job_out(session, get_owned(session, SynthesisJob, caller.studio_id, job_id))
 
 
 @router.get(
@@ -142,6 +144,12 @@ def _read_job(runtime: Runtime, studio_id: str, job_id: str) -> SynthesisJob:
         return get_owned(session, SynthesisJob, studio_id, job_id)
 
 
+def _final_job(runtime: Runtime, studio_id: str, job_id: str) -> JobOut:
+    """The finished job as GET shows it, read in a session of its own."""
+    with runtime.sessions() as session:
+        return job_out(session, get_owned(session, SynthesisJob, studio_id, job_id))
+
+
 def _event(name: str, event_id: str, data: str) -> bytes:
     return f"event: {name}\nid: {event_id}\ndata: {data}\n\n".encode()
 
@@ -162,7 +170,8 @@ async def _job_events(
             sent = processed
             quiet_since = time.monotonic()
         if job.status in FINISHED:
-            yield _event("done", "done", job_out(job).model_dump_json())
+            final = await anyio.to_thread.run_sync(_final_job, runtime, studio_id, job_id)
+            yield _event("done", "done", final.model_dump_json())
             return
         if time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
             yield b": heartbeat\n\n"

@@ -11,6 +11,7 @@ from tests.factories import CastProject, SeededStudio, cast_project, seed_studio
 from voicehub.db import transaction
 from voicehub.production.takes import approve_take
 from voicehub.runtime import Runtime
+from voicehub.synthesis.jobs import run_synthesis_job
 
 TEXT = "Hello there, how are you today? We leave at dawn."
 SEED = 7  # At speed 1.0 Piper speaks TEXT in about 2.9 s with this seed.
@@ -217,3 +218,23 @@ def test_a_take_says_whether_it_is_the_approved_one(client: TestClient, runtime:
         (first["id"], False),
         (second["id"], True),
     ]
+
+
+def test_a_batch_lists_the_takes_it_could_not_fit_as_warnings(
+    client: TestClient, runtime: Runtime
+) -> None:
+    studio, project = _project(client, runtime)
+    job = client.post(
+        f"/v1/projects/{project.project_id}/synthesis-jobs",
+        json={"seed": SEED, "line_ids": project.line_ids[:3]},
+        headers=studio.headers,
+    ).json()
+    run_synthesis_job(runtime, job["id"])
+
+    done = client.get(f"/v1/synthesis-jobs/{job['id']}", headers=studio.headers).json()
+    assert (done["status"], done["lines_done"], done["errors"]) == ("succeeded", 3, [])
+    # Only the third line's window is beyond the stretch bounds; it is still delivered.
+    [warning] = done["warnings"]
+    assert (warning["line_id"], warning["code"]) == (project.line_ids[2], "cannot_fit")
+    take = client.get(f"/v1/takes/{warning['take_id']}", headers=studio.headers).json()
+    assert take["fit"]["status"] == "cannot_fit" and warning["detail"] == take["fit"]["detail"]

@@ -6,15 +6,16 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.engines import SynthesisSettings
 from voicehub.db import transaction, utcnow
-from voicehub.delivery.fitting import FitOptions
+from voicehub.delivery.fitting import FitOptions, FitStatus
 from voicehub.errors import InvalidInput, VoiceHubError
 from voicehub.ids import new_id
 from voicehub.production.service import lines_of_project
-from voicehub.production.tables import Line, Project
+from voicehub.production.tables import Line, Project, Take
 from voicehub.production.takes import approve_if_unapproved, check_cuts_of_project
 from voicehub.queue import JobQueue
 from voicehub.runtime import Runtime
@@ -114,6 +115,34 @@ def create_synthesis_job(
 def job_fit(job: SynthesisJob) -> FitOptions | None:
     """The fit options the job's lines are rendered with; None: not fitted (jobs made before fitting)."""
     return None if job.fit is None else FitOptions.from_json(job.fit)
+
+
+def job_fit_warnings(session: Session, job: SynthesisJob) -> list[dict[str, str]]:
+    """The job's takes that could not be fitted into their windows, in the job's line order.
+
+    Such a take is still delivered (the studio decides: a new window, a shorter
+    line, a retake at another speed), so the job reports it rather than failing it.
+    """
+    rows = session.execute(
+        select(Take.line_id, Take.id, Take.fit).where(
+            Take.studio_id == job.studio_id, Take.job_id == job.id
+        )
+    )
+    found = {
+        line_id: (take_id, fit)
+        for line_id, take_id, fit in rows
+        if fit is not None and fit.get("status") == FitStatus.CANNOT_FIT
+    }
+    return [
+        {
+            "line_id": line_id,
+            "take_id": found[line_id][0],
+            "code": "cannot_fit",
+            "detail": str(found[line_id][1].get("detail", "")),
+        }
+        for line_id in job.line_ids
+        if line_id in found
+    ]
 
 
 def job_usage_key(job_id: str, line_id: str) -> str:
