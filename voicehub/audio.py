@@ -56,3 +56,27 @@ def pcm_wav_bytes(samples: npt.NDArray[np.int32], sample_rate: int, *, bit_depth
         out.setframerate(sample_rate)
         out.writeframes(frames)
     return buffer.getvalue()
+
+
+def read_wav(data: bytes) -> tuple[npt.NDArray[np.float64], int]:
+    """The inverse of `wav_bytes`: a PCM WAV (16 or 24-bit; channels averaged) as float samples."""
+    with wave.open(io.BytesIO(data), "rb") as wav:
+        width, rate, frames = (
+            wav.getsampwidth(),
+            wav.getframerate(),
+            wav.readframes(wav.getnframes()),
+        )
+        channels = wav.getnchannels()
+    if width == 2:
+        samples = np.frombuffer(frames, dtype="<i2").astype(np.int32)
+    elif width == 3:
+        raw = np.frombuffer(frames, dtype=np.uint8).reshape(-1, 3)
+        padded = np.zeros((raw.shape[0], 4), dtype=np.uint8)
+        padded[:, 1:] = raw
+        samples = padded.view("<i4").reshape(-1) >> 8
+    else:
+        raise ValueError(f"take audio has {width * 8}-bit samples; takes are 16 or 24-bit")
+    audio = pcm_to_float(samples, width * 8)
+    if channels > 1:
+        audio = audio.reshape(-1, channels).mean(axis=1)
+    return audio, rate

@@ -17,10 +17,8 @@ at a time, so a project of hundreds of lines never sits in memory whole.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import tempfile
-import wave
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from consent.tables import ConsentVersion
 from models.engines import PhonemeTiming, WordTiming
-from voicehub.audio import pcm_to_float
+from voicehub.audio import read_wav
 from voicehub.db import utcnow
 from voicehub.errors import InvalidInput, NoApprovedTake, NoTakes
 from voicehub.lipsync import CutInfo, CutTiming, PlacedTake, build_cut_timing, cut_timing_json
@@ -439,34 +437,7 @@ def take_audio(
     export: CutExport, store: AudioStore
 ) -> dict[str, tuple[npt.NDArray[np.float64], int]]:
     """Each placed take's audio, read from `store` and decoded."""
-    return {
-        take_id: decode_take_audio(store.get(take.audio_key))
-        for take_id, take in export.takes.items()
-    }
-
-
-def decode_take_audio(data: bytes) -> tuple[npt.NDArray[np.float64], int]:
-    """A take's WAV (mono PCM, 16 or 24-bit, as `voicehub.audio` writes it) as float samples."""
-    with wave.open(io.BytesIO(data), "rb") as wav:
-        width, rate, frames = (
-            wav.getsampwidth(),
-            wav.getframerate(),
-            wav.readframes(wav.getnframes()),
-        )
-        channels = wav.getnchannels()
-    if width == 2:
-        samples = np.frombuffer(frames, dtype="<i2").astype(np.int32)
-    elif width == 3:
-        raw = np.frombuffer(frames, dtype=np.uint8).reshape(-1, 3)
-        padded = np.zeros((raw.shape[0], 4), dtype=np.uint8)
-        padded[:, 1:] = raw
-        samples = padded.view("<i4").reshape(-1) >> 8
-    else:
-        raise ValueError(f"take audio has {width * 8}-bit samples; takes are 16 or 24-bit")
-    audio = pcm_to_float(samples, width * 8)
-    if channels > 1:
-        audio = audio.reshape(-1, channels).mean(axis=1)
-    return audio, rate
+    return {take_id: read_wav(store.get(take.audio_key)) for take_id, take in export.takes.items()}
 
 
 # --- bundles ---------------------------------------------------------------------------
@@ -535,7 +506,7 @@ def _write_cut(bundle: _Bundle, export: CutExport, store: AudioStore, folder: st
     for take in export.placed:
         data = store.get(export.takes[take.take_id].audio_key)
         bundle.add(take_media_path(take), data, "wav")
-        audio[take.take_id] = decode_take_audio(data)
+        audio[take.take_id] = read_wav(data)
     for file_format in BUNDLE_CUT_FORMATS:
         exported = cut_file(export, file_format, audio)
         path = f"{folder}{exported.name}"
