@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 
@@ -64,6 +65,13 @@ def test_demo_runs_the_whole_path_and_writes_its_outputs(tmp_path: Path) -> None
         assert {line["language"] for line in timing["lines"]} == {"en", "ja"}
         assert (output / cut / f"{cut}.rhubarb.tsv").read_text().splitlines()[-1].endswith("\tX")
         assert len(list((output / cut).glob("line_*.wav"))) == 2
+    with zipfile.ZipFile(output / "project.zip") as bundle:
+        names = set(bundle.namelist())
+        manifest = json.loads(bundle.read("manifest.json"))
+    assert {"project.otio", "project.srt", "C-001/C-001.xdts", "C-002/C-002.moho.dat"} <= names
+    assert len(manifest["takes"]) == 4
+    # Every line has a window in the demo script: each take reports how it was fitted.
+    assert result.stdout.count("      fit ") == 4
     statements = sorted((output / "statements").glob("*.csv"))
     assert len(statements) == 2
     for path in statements:

@@ -13,6 +13,7 @@ import json
 import shutil
 import threading
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,12 +45,14 @@ DEMO_SCRIPT: dict[str, Any] = {
                     "character": "MAYA",
                     "text": "The signal came from the old lighthouse.",
                     "start": 0.5,
+                    "end": 2.9,
                     "language": "en",
                 },
                 {
                     "character": "HARU",
                     "text": "灯台から？もう誰もいないはずだよ。",
                     "start": 3.5,
+                    "end": 5.9,
                     "language": "ja",
                 },
             ],
@@ -63,12 +66,14 @@ DEMO_SCRIPT: dict[str, Any] = {
                     "character": "MAYA",
                     "text": "Then someone is waiting for us.",
                     "start": 6.5,
+                    "end": 8.5,
                     "language": "en",
                 },
                 {
                     "character": "HARU",
                     "text": "行こう。夜が明ける前に。",
                     "start": 9.0,
+                    "end": 11.0,
                     "language": "ja",
                 },
             ],
@@ -293,10 +298,31 @@ def drive(base_url: str, data: DemoData, output: Path) -> None:
                         f" {take['bit_depth']}-bit, {take['loudness_lufs']:.1f} LUFS,"
                         f" true peak {take['true_peak_dbtp']:.1f} dBTP"
                     )
+                    if take["fit"] is not None:
+                        fit = take["fit"]
+                        print(
+                            f"      fit {fit['status']}: {fit['rendered_seconds']:.2f} s rendered →"
+                            f" {fit['fitted_seconds']:.2f} s in a {fit['target_seconds']:.2f} s window"
+                            f" (engine speed {fit['engine_speed']:.2f}, stretch {fit['stretch_ratio']:.3f})"
+                        )
             print(
                 f"  {cut['number']}: timing JSON (Rhubarb and anime3 shapes), Rhubarb TSV and"
                 f" {len(cut['lines'])} WAVs → {folder}"
             )
+        # Every format for every cut (XDTS, Moho, subtitles, review sheets …), the
+        # project's subtitles and OpenTimelineIO timeline, and the takes, in one zip.
+        bundle = _check(
+            http.get(
+                f"/v1/projects/{project['id']}/exports/zip",
+                params={"shape_set": "anime3"},
+                headers=studio,
+            )
+        )
+        path = output / "project.zip"
+        path.write_bytes(bundle)
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        print(f"  project bundle: {len(names)} files (XDTS, Moho, subtitles, OTIO, …) → {path}")
 
         period = dt.datetime.now(dt.UTC).strftime("%Y-%m")
         statements = output / "statements"
