@@ -92,6 +92,9 @@ bench: $(STAMP) ## Run the benchmarks in bench/ (figures go in docs/BENCHMARKS.m
 	$(BIN)/python -m bench.engine_rtf
 	$(BIN)/python -m bench.kokoro_batch
 	$(BIN)/python -m bench.batch_queue
+	$(BIN)/python -m bench.fitting_cost
+	$(BIN)/python -m bench.lipsync_accuracy
+	$(BIN)/python -m bench.export_project
 
 clean: ## Remove the virtualenv, local data and demo output
 	rm -rf $(VENV) var demo-output
