@@ -190,6 +190,11 @@ def run(fps: Fraction, lines: int) -> None:
         )
         print(f"    window {factor:.2f} × natural length{'':16}{cells}")
     print(
+        "  mean distance between the measured warping and an even stretch:"
+        f" {1000 * float(np.mean(stretch_deviation)):.1f} ms"
+        f" (one frame: {1000 / float(fps):.1f} ms)"
+    )
+    print(
         f"  frames: {totals[('rendered', BRIDGES[0])][1]} as rendered, {totals[('fitted', BRIDGES[0])][1]} fitted"
     )
 
