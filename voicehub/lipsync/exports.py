@@ -61,6 +61,17 @@ class PlacedTake:
     words: list[WordTiming] = field(hash=False)
     morae: list[WordTiming] = field(default_factory=list, hash=False)
 
+    def describe(self) -> dict[str, str]:
+        """What every export says about the take: its line, the take, consent, who and what."""
+        return {
+            "line_id": self.line_id,
+            "take_id": self.take_id,
+            "consent_version_id": self.consent_version_id,
+            "character": self.character,
+            "text": self.text,
+            "language": self.language,
+        }
+
     @property
     def end_seconds(self) -> Fraction:
         samples = max((p.end for p in self.phonemes), default=0)
@@ -216,12 +227,7 @@ def _line_json(take: PlacedTake, fps: Fraction, shape_set: ShapeSet) -> dict[str
         return take.offset_seconds + Fraction(samples, take.sample_rate)
 
     line: dict[str, Any] = {
-        "line_id": take.line_id,
-        "take_id": take.take_id,
-        "consent_version_id": take.consent_version_id,
-        "character": take.character,
-        "text": take.text,
-        "language": take.language,
+        **take.describe(),
         "start_seconds": _seconds(take.offset_seconds),
         "end_seconds": _seconds(take.end_seconds),
         "start_frame": frame_at(take.offset_seconds, fps),

@@ -163,12 +163,7 @@ def _take_clip(
             "voicehub": {
                 "cut_id": cut.timing.cut.cut_id,
                 "cut_number": cut.timing.cut.number,
-                "line_id": take.line_id,
-                "take_id": take.take_id,
-                "consent_version_id": take.consent_version_id,
-                "character": take.character,
-                "text": take.text,
-                "language": take.language,
+                **take.describe(),
             }
         },
     )
