@@ -826,3 +826,85 @@ class DeliverySpecOut(BaseModel):
     true_peak_ceiling_dbtp: float
     channels: str
     is_default: bool = Field(description="The studio has not set a spec: this is the default.")
+
+
+ShapeSetName = Literal["rhubarb", "anime3", "vowel5", "preston_blair"]
+
+
+class ExportJobIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {},
+                {"shape_set": "anime3", "fps": "12"},
+                {"takes": "latest", "review_sheets": False},
+            ]
+        },
+    )
+
+    takes: Literal["approved", "latest"] = Field(
+        default="approved",
+        description="`approved`: each line's approved take. `latest`: a draft from each line's"
+        " latest take, marked as a draft.",
+    )
+    fps: str | None = Field(
+        default=None,
+        description="24, 12, 8 or a project rate (23.976, 25, 29.97, 30); default each cut's.",
+    )
+    shape_set: ShapeSetName = Field(default="rhubarb", description="The mouth-shape set.")
+    min_hold: int = Field(default=1, description="Shortest mouth shape, in frames (1 to 12).")
+    bridge_ms: int = Field(
+        default=120,
+        description="Pauses shorter than this (ms, 0 to 1000) keep the shape before them.",
+    )
+    review_sheets: bool = Field(
+        default=True,
+        description="Draw each cut's review PNG (most of an export's time); false leaves them out.",
+    )
+
+
+class ExportJobErrorOut(BaseModel):
+    code: str
+    detail: str
+
+
+class ExportWarningOut(BaseModel):
+    code: str = Field(description="`stale_take` or `missing_take`.")
+    line_id: str
+    take_id: str | None
+    detail: str
+
+
+class ExportJobOut(BaseModel):
+    object: Literal["export_job"] = "export_job"
+    id: str
+    project_id: str
+    status: str = Field(description="queued, running, succeeded or failed.")
+    progress: float = Field(description="files_done / files_total, 0 to 1.")
+    percent: float = Field(description="progress as a percentage, to one decimal.")
+    files_total: int = Field(description="Files the bundle holds, manifest included.")
+    files_done: int
+    options: dict[str, str | int | bool | None] = Field(
+        description="takes, fps, shape_set, min_hold, bridge_ms and review_sheets."
+    )
+    draft: bool = Field(description="Made from the latest takes, not the approved ones.")
+    warnings: list[ExportWarningOut]
+    error: ExportJobErrorOut | None = Field(description="Why the export failed; null otherwise.")
+    size: int | None = Field(description="The zip's size in bytes, once done.")
+    sha256: str | None = Field(description="The zip's SHA-256 (hex), once done.")
+    download_url: str | None = Field(description="Where to download the zip, once done.")
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class ExportJobProgressOut(BaseModel):
+    """A `progress` event of an export job's event stream."""
+
+    id: str
+    status: str
+    progress: float
+    percent: float
+    files_total: int
+    files_done: int

@@ -9,6 +9,7 @@ queue, download per-cut exports, and fetch each actor's royalty statement.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import shutil
 import threading
@@ -310,16 +311,33 @@ def drive(base_url: str, data: DemoData, output: Path) -> None:
                 f" {len(cut['lines'])} WAVs → {folder}"
             )
         # Every format for every cut (XDTS, Moho, subtitles, review sheets …), the
-        # project's subtitles and OpenTimelineIO timeline, and the takes, in one zip.
-        bundle = _check(
-            http.get(
-                f"/v1/projects/{project['id']}/exports/zip",
-                params={"shape_set": "anime3"},
-                headers=studio,
+        # project's subtitles and OpenTimelineIO timeline, and the takes, in one zip,
+        # built through the queue as an export job.
+        export = _check(
+            http.post(
+                f"/v1/projects/{project['id']}/exports",
+                json={"shape_set": "anime3"},
+                headers={**studio, "Idempotency-Key": "demo-export"},
             )
         )
+        print(f"  queued {export['id']} ({export['files_total']} files)")
+        shown = -1.0
+        while export["status"] in ("queued", "running"):
+            time.sleep(0.3)
+            export = _check(http.get(f"/v1/export-jobs/{export['id']}", headers=studio))
+            if export["progress"] != shown:
+                shown = export["progress"]
+                bar = "#" * int(shown * 20)
+                print(
+                    f"  exporting [{bar:<20}] {export['files_done']}/{export['files_total']} files"
+                )
+        if export["status"] != "succeeded":
+            raise RuntimeError(f"export {export['id']} {export['status']}: {export['error']}")
+        bundle = _check(http.get(export["download_url"], headers=studio))
         path = output / "project.zip"
         path.write_bytes(bundle)
+        if hashlib.sha256(bundle).hexdigest() != export["sha256"]:
+            raise RuntimeError(f"{path} does not match the export's SHA-256")
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
         print(f"  project bundle: {len(names)} files (XDTS, Moho, subtitles, OTIO, …) → {path}")

@@ -138,3 +138,13 @@ class UnknownCharacters(InvalidInput):
 class NoApprovedTake(Conflict):
     code = "no_approved_take"
     title = "Lines to export have no approved take"
+
+
+class ExportNotReady(Conflict):
+    code = "export_not_ready"
+    title = "The export is not ready yet"
+
+
+class ExportFailed(Conflict):
+    code = "export_failed"
+    title = "The export failed"

@@ -29,6 +29,13 @@ def _run_synthesis_job(job_id: str) -> None:
     run_synthesis_job(current(), job_id)
 
 
+def _run_export_job(job_id: str) -> None:
+    from voicehub.production.export_jobs import run_export_job
+    from voicehub.runtime import current
+
+    run_export_job(current(), job_id)
+
+
 def _deliver_webhook(delivery_id: str) -> None:
     from voicehub.notifications.tasks import deliver_webhook
     from voicehub.runtime import current
@@ -78,6 +85,9 @@ class JobQueue:
         self._synthesis_job: Callable[..., Any] = huey.task(
             retries=3, retry_delay=2, name="voicehub.synthesis_job"
         )(_run_synthesis_job)
+        # No Huey retries: a failed export is marked failed with its reason; the studio
+        # starts another.
+        self._export_job: TaskWrapper = huey.task(name="voicehub.export_job")(_run_export_job)
         # No Huey retries: the task logs each attempt and schedules the next itself.
         self._webhook_delivery: TaskWrapper = huey.task(name="voicehub.webhook_delivery")(
             _deliver_webhook
@@ -99,6 +109,10 @@ class JobQueue:
     def enqueue_synthesis_job(self, session: Session, job_id: str) -> None:
         """Queue the job once `session` commits; a rollback drops it."""
         after_commit(session, lambda: self._synthesis_job(job_id))
+
+    def enqueue_export_job(self, session: Session, job_id: str) -> None:
+        """Queue a project export once `session` commits; a rollback drops it."""
+        after_commit(session, lambda: self._export_job(job_id))
 
     def enqueue_webhook_delivery(self, session: Session, delivery_id: str) -> None:
         """Queue a webhook delivery once `session` commits; a rollback drops it."""

@@ -5,6 +5,10 @@ from the latest takes instead, marked `X-VoiceHub-Draft: true` (and `"draft":
 true` in JSON, a note in WebVTT and ASS). Warnings (stale takes, lines left
 out of a draft) come in `X-VoiceHub-Warnings` and, where the format has room,
 in the file.
+
+A project's zip can also be built through the queue (`POST
+/v1/projects/{id}/exports`): an export job with progress, its events as a
+stream, and the finished zip to download as often as needed.
 """
 
 from __future__ import annotations
@@ -12,11 +16,23 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import IO, Annotated, Any, Literal, get_args
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
-from api.deps import RuntimeDep, SessionDep, StudioExport
+from api.deps import IdempotencyDep, RuntimeDep, SessionDep, StudioExport, StudioRead
+from api.routers.jobs import Snapshot, progress_stream
+from api.schemas import (
+    ExportJobErrorOut,
+    ExportJobIn,
+    ExportJobOut,
+    ExportJobProgressOut,
+    ExportWarningOut,
+    ShapeSetName,
+)
+from voicehub.errors import ExportFailed, ExportNotReady
 from voicehub.lipsync.shapes import SHAPE_SETS
+from voicehub.production.export_jobs import FINISHED, create_export_job
 from voicehub.production.exports import (
     CUT_FORMATS,
     PROJECT_FORMATS,
@@ -32,10 +48,12 @@ from voicehub.production.exports import (
     project_file,
     take_audio,
 )
+from voicehub.production.tables import ExportJob, ExportStatus
+from voicehub.runtime import Runtime
+from voicehub.tenancy.scope import get_owned
 
 router = APIRouter(tags=["exports"])
 
-ShapeSetName = Literal["rhubarb", "anime3", "vowel5", "preston_blair"]
 assert set(get_args(ShapeSetName)) == set(SHAPE_SETS), "every shape set can be asked for"
 
 TakesQuery = Annotated[
@@ -324,10 +342,197 @@ def export_project_zip(
     caller: StudioExport,
     runtime: RuntimeDep,
     options: Options,
+    review_sheets: Annotated[
+        bool, Query(description="Draw each cut's review PNG; false leaves them out (faster)")
+    ] = True,
 ) -> StreamingResponse:
     """A folder per cut number with every cut format, the project's subtitles and timeline,
-    the takes' WAVs under `takes/`, and `manifest.json`."""
+    the takes' WAVs under `takes/`, and `manifest.json`.
+
+    Built while the request waits: for more than a few cuts, use an export job
+    (`POST /v1/projects/{project_id}/exports`) instead."""
     export = project_export(session, caller.studio_id, project_id, options)
-    file, size = project_bundle(session, export, runtime.storage)
+    file, size = project_bundle(session, export, runtime.storage, review_sheets=review_sheets)
     name = _download_name(f"{export.project.id}.zip", export.draft)
     return _stream(file, size, name, _headers(export.draft, export.warnings))
+
+
+# --- export jobs -----------------------------------------------------------------------
+
+
+def _job_draft(job: ExportJob) -> bool:
+    return bool(job.options.get("takes") == "latest")
+
+
+def export_job_out(job: ExportJob) -> ExportJobOut:
+    done = job.status == ExportStatus.SUCCEEDED
+    return ExportJobOut(
+        id=job.id,
+        project_id=job.project_id,
+        status=job.status.value,
+        progress=round(job.progress, 4),
+        percent=round(job.progress * 100, 1),
+        files_total=job.files_total,
+        files_done=job.files_done,
+        options=dict(job.options),
+        draft=_job_draft(job),
+        warnings=[ExportWarningOut(**warning) for warning in job.warnings],
+        error=None
+        if job.error_code is None
+        else ExportJobErrorOut(code=job.error_code, detail=job.error_detail or ""),
+        size=job.size,
+        sha256=job.sha256,
+        download_url=f"/v1/export-jobs/{job.id}/download" if done else None,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
+def export_job_progress(job: ExportJob) -> ExportJobProgressOut:
+    return ExportJobProgressOut(
+        id=job.id,
+        status=job.status.value,
+        progress=round(job.progress, 4),
+        percent=round(job.progress * 100, 1),
+        files_total=job.files_total,
+        files_done=job.files_done,
+    )
+
+
+@router.post(
+    "/v1/projects/{project_id}/exports",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Export everything for a project as a zip, built through the queue",
+)
+def create_export(
+    project_id: str,
+    session: SessionDep,
+    caller: StudioExport,
+    runtime: RuntimeDep,
+    idem: IdempotencyDep,
+    response: Response,
+    body: ExportJobIn | None = None,
+) -> ExportJobOut:
+    """The same zip as `GET /v1/projects/{project_id}/exports/zip`, built by the queue.
+
+    Checked now (approved takes, options), so `no_approved_take`, `no_takes` and
+    bad options come back at once; then poll the job at its `Location`, follow its
+    `/events`, and fetch `download_url` once it has succeeded."""
+    idem.replay_or_continue(session, caller.principal)
+    body = body or ExportJobIn()
+    options = ExportOptions(
+        takes=body.takes,
+        fps=body.fps,
+        shape_set=body.shape_set,
+        min_hold_frames=body.min_hold,
+        bridge_ms=body.bridge_ms,
+    )
+    job = create_export_job(
+        session,
+        runtime.queue,
+        caller.studio_id,
+        project_id,
+        options,
+        review_sheets=body.review_sheets,
+    )
+    out = export_job_out(job)
+    response.headers["Location"] = f"/v1/export-jobs/{job.id}"
+    idem.remember(
+        session,
+        caller.principal,
+        202,
+        out.model_dump(mode="json"),
+        {"Location": response.headers["Location"]},
+    )
+    return out
+
+
+@router.get("/v1/export-jobs/{job_id}", summary="Get an export job's status and progress")
+def get_export_job(job_id: str, session: SessionDep, caller: StudioRead) -> ExportJobOut:
+    return export_job_out(get_owned(session, ExportJob, caller.studio_id, job_id))
+
+
+def _read_export_job(runtime: Runtime, studio_id: str, job_id: str) -> ExportJob:
+    """The job as it is now, read in a session of its own that is closed before returning."""
+    with runtime.sessions() as session:
+        return get_owned(session, ExportJob, studio_id, job_id)
+
+
+@router.get(
+    "/v1/export-jobs/{job_id}/events",
+    summary="Follow an export job's progress as server-sent events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def stream_export_job_events(
+    job_id: str,
+    session: SessionDep,
+    caller: StudioRead,
+    runtime: RuntimeDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """A `progress` event now and whenever `files_done` changes, then one `done` event with
+    the finished job (succeeded or failed), and the stream closes.
+
+    Each `progress` event's id is the number of files written, so a client that
+    reconnects with `Last-Event-ID` is not sent the state it already has again.
+    """
+    get_owned(session, ExportJob, caller.studio_id, job_id)
+    studio_id = caller.studio_id
+
+    def read() -> Snapshot:
+        job = _read_export_job(runtime, studio_id, job_id)
+        return Snapshot(
+            str(job.files_done),
+            export_job_progress(job).model_dump_json(),
+            job.status in FINISHED,
+        )
+
+    def final() -> str:
+        return export_job_out(_read_export_job(runtime, studio_id, job_id)).model_dump_json()
+
+    return progress_stream(read, final, last_event_id)
+
+
+def _finished_export(session: Session, studio_id: str, job_id: str) -> ExportJob:
+    job = get_owned(session, ExportJob, studio_id, job_id)
+    if job.status == ExportStatus.FAILED:
+        raise ExportFailed(
+            f"Export job {job.id} failed ({job.error_code}): {job.error_detail}"
+            " Start a new export with POST /v1/projects/{project_id}/exports.",
+            error_code=job.error_code,
+        )
+    if job.status != ExportStatus.SUCCEEDED or job.result_key is None:
+        raise ExportNotReady(
+            f"Export job {job.id} is {job.status.value} ({job.files_done} of"
+            f" {job.files_total} files); download it once its status is succeeded.",
+            job_status=job.status.value,
+        )
+    return job
+
+
+@router.get(
+    "/v1/export-jobs/{job_id}/download",
+    summary="Download a finished export job's zip",
+    response_class=StreamingResponse,
+    responses=_media("application/zip"),
+)
+def download_export(
+    job_id: str, session: SessionDep, caller: StudioExport, runtime: RuntimeDep
+) -> StreamingResponse:
+    """The zip the job built: the same bytes every time, their SHA-256 in
+    `X-VoiceHub-SHA256` (and the ETag). 409 `export_not_ready` until the job has succeeded."""
+    job = _finished_export(session, caller.studio_id, job_id)
+    assert job.result_key is not None and job.sha256 is not None
+    draft = _job_draft(job)
+    warnings = [ExportWarning(**warning) for warning in job.warnings]
+    headers = {
+        **_headers(draft, warnings),
+        "X-VoiceHub-SHA256": job.sha256,
+        "ETag": f'"{job.sha256}"',
+    }
+    name = _download_name(f"{job.project_id}.zip", draft)
+    return _stream(
+        runtime.storage.open(job.result_key), runtime.storage.size(job.result_key), name, headers
+    )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, NamedTuple
 
 import anyio
 from fastapi import APIRouter, Header, Response, status
@@ -130,12 +130,21 @@ def stream_job_events(
     Each `progress` event's id is the number of lines processed, so a client that
     reconnects with `Last-Event-ID` is not sent the state it already has again.
     """
-    job = get_owned(session, SynthesisJob, caller.studio_id, job_id)
-    return StreamingResponse(
-        _job_events(runtime, caller.studio_id, job.id, last_event_id),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    get_owned(session, SynthesisJob, caller.studio_id, job_id)
+    studio_id = caller.studio_id
+
+    def read() -> Snapshot:
+        job = _read_job(runtime, studio_id, job_id)
+        return Snapshot(
+            str(job.lines_done + job.lines_failed),
+            job_progress(job).model_dump_json(),
+            job.status in FINISHED,
+        )
+
+    def final() -> str:
+        return _final_job(runtime, studio_id, job_id).model_dump_json()
+
+    return progress_stream(read, final, last_event_id)
 
 
 def _read_job(runtime: Runtime, studio_id: str, job_id: str) -> SynthesisJob:
@@ -150,28 +159,50 @@ def _final_job(runtime: Runtime, studio_id: str, job_id: str) -> JobOut:
         return job_out(session, get_owned(session, SynthesisJob, studio_id, job_id))
 
 
+class Snapshot(NamedTuple):
+    """A job as its event stream sees it: the progress event's id (it changes when the
+    progress does), the event's JSON, and whether the job has finished."""
+
+    event_id: str
+    data: str
+    finished: bool
+
+
+def progress_stream(
+    read: Callable[[], Snapshot], final: Callable[[], str], last_event_id: str | None
+) -> StreamingResponse:
+    """Server-sent events for a queued job: a `progress` event now and whenever the job's
+    progress changes, then one `done` event with `final()`'s JSON, and the stream closes.
+
+    `read` and `final` run in worker threads, each in a session of its own, so no
+    connection is held while the stream sleeps. A client that reconnects with
+    `Last-Event-ID` is not sent the state it already has again.
+    """
+    return StreamingResponse(
+        _events(read, final, last_event_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
 def _event(name: str, event_id: str, data: str) -> bytes:
     return f"event: {name}\nid: {event_id}\ndata: {data}\n\n".encode()
 
 
-async def _job_events(
-    runtime: Runtime, studio_id: str, job_id: str, last_event_id: str | None
+async def _events(
+    read: Callable[[], Snapshot], final: Callable[[], str], last_event_id: str | None
 ) -> AsyncIterator[bytes]:
-    # No connection is held between reads: each read takes one from the pool in a
-    # worker thread and gives it back before the stream sleeps.
     yield b"retry: 1000\n\n"
     sent = last_event_id
     quiet_since = time.monotonic()
     while True:
-        job = await anyio.to_thread.run_sync(_read_job, runtime, studio_id, job_id)
-        processed = str(job.lines_done + job.lines_failed)
-        if processed != sent:
-            yield _event("progress", processed, job_progress(job).model_dump_json())
-            sent = processed
+        snapshot = await anyio.to_thread.run_sync(read)
+        if snapshot.event_id != sent:
+            yield _event("progress", snapshot.event_id, snapshot.data)
+            sent = snapshot.event_id
             quiet_since = time.monotonic()
-        if job.status in FINISHED:
-            final = await anyio.to_thread.run_sync(_final_job, runtime, studio_id, job_id)
-            yield _event("done", "done", final.model_dump_json())
+        if snapshot.finished:
+            yield _event("done", "done", await anyio.to_thread.run_sync(final))
             return
         if time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
             yield b": heartbeat\n\n"

@@ -20,7 +20,7 @@ import hashlib
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import IO, Any, Literal, Protocol
@@ -457,15 +457,32 @@ BUNDLE_CUT_FORMATS = (
     "review.png",
 )
 
+# Told (files written, files in all) after each file of a bundle, the manifest last.
+BundleProgress = Callable[[int, int], None]
+
+
+def bundle_cut_formats(review_sheets: bool = True) -> tuple[str, ...]:
+    """The cut files a bundle holds; without `review_sheets`, no review PNG (the slow part)."""
+    return tuple(f for f in BUNDLE_CUT_FORMATS if review_sheets or f != "review.png")
+
+
+def project_bundle_files(export: ProjectExport, *, review_sheets: bool = True) -> int:
+    """How many files `project_bundle` writes: per cut its takes and formats, the project's
+    files, and the manifest."""
+    per_cut = len(bundle_cut_formats(review_sheets))
+    return sum(len(cut.placed) + per_cut for cut in export.cuts) + len(PROJECT_FORMATS) + 1
+
 
 class _Bundle:
     """A zip being written into a temporary file, keeping a manifest entry per file."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: BundleProgress | None = None, total: int = 0) -> None:
         self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (returned open)
         self.zip = zipfile.ZipFile(self.file, "w", zipfile.ZIP_DEFLATED)
         self.files: list[dict[str, Any]] = []
         self.written_at = utcnow()
+        self.progress = progress
+        self.total = total
 
     def add(self, path: str, data: bytes, file_format: str) -> None:
         info = zipfile.ZipInfo(path, date_time=self.written_at.timetuple()[:6])
@@ -482,6 +499,8 @@ class _Bundle:
                 "sha256": hashlib.sha256(data).hexdigest(),
             }
         )
+        if self.progress is not None:
+            self.progress(len(self.files), self.total)
 
     def close(self, manifest: dict[str, Any]) -> tuple[IO[bytes], int]:
         """Write the manifest (listing every other file) and return the zip, rewound, and its size."""
@@ -492,6 +511,8 @@ class _Bundle:
         self.zip.close()
         size = self.file.tell()
         self.file.seek(0)
+        if self.progress is not None:
+            self.progress(len(self.files) + 1, self.total)
         return self.file, size
 
     def abort(self) -> None:
@@ -499,15 +520,21 @@ class _Bundle:
         self.file.close()
 
 
-def _write_cut(bundle: _Bundle, export: CutExport, store: AudioStore, folder: str) -> list[str]:
-    """A cut's files under `folder` (and its takes' WAVs under takes/); the cut's file paths."""
+def _write_cut(
+    bundle: _Bundle,
+    export: CutExport,
+    store: AudioStore,
+    folder: str,
+    formats: Sequence[str] = BUNDLE_CUT_FORMATS,
+) -> list[str]:
+    """A cut's `formats` under `folder` (and its takes' WAVs under takes/); the cut's file paths."""
     paths = []
     audio: dict[str, tuple[npt.NDArray[np.float64], int]] = {}
     for take in export.placed:
         data = store.get(export.takes[take.take_id].audio_key)
         bundle.add(take_media_path(take), data, "wav")
         audio[take.take_id] = read_wav(data)
-    for file_format in BUNDLE_CUT_FORMATS:
+    for file_format in formats:
         exported = cut_file(export, file_format, audio)
         path = f"{folder}{exported.name}"
         bundle.add(path, exported.data, file_format)
@@ -651,16 +678,26 @@ def project_otio(export: ProjectExport) -> Any:
 
 
 def project_bundle(
-    session: Session, export: ProjectExport, store: AudioStore
+    session: Session,
+    export: ProjectExport,
+    store: AudioStore,
+    *,
+    review_sheets: bool = True,
+    progress: BundleProgress | None = None,
 ) -> tuple[IO[bytes], int]:
     """Every cut's files in a folder per cut number, the project's subtitles and timeline, the
-    takes' WAVs and `manifest.json`, as a zip in a temporary file."""
-    bundle = _Bundle()
+    takes' WAVs and `manifest.json`, as a zip in a temporary file.
+
+    Without `review_sheets` the cuts' review PNGs are left out (they take most of the
+    time). `progress` is told (files written, `project_bundle_files`) after each file.
+    """
+    formats = bundle_cut_formats(review_sheets)
+    bundle = _Bundle(progress, project_bundle_files(export, review_sheets=review_sheets))
     try:
         cuts = []
         for cut in export.cuts:
             folder = f"{cut.info.number}/"
-            paths = _write_cut(bundle, cut, store, folder)
+            paths = _write_cut(bundle, cut, store, folder, formats)
             cuts.append({**_cut_json(cut), "folder": folder, "files": paths})
         for file_format in PROJECT_FORMATS:
             exported = project_file(export, file_format)

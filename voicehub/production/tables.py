@@ -7,10 +7,20 @@ scopes every query to the calling studio.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from voicehub.db import Base, UTCDateTime, utcnow
@@ -158,3 +168,48 @@ class LineApproval(Base):
     studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id"), index=True)
     take_id: Mapped[str] = mapped_column(ForeignKey("takes.id"), index=True)
     approved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExportStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ExportJob(Base):
+    """A project bundle (zip) built through the queue, with its progress and, once done, its file.
+
+    The file lives in storage under `result_key`; `sha256` and `size` describe it.
+    """
+
+    __tablename__ = "export_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id"), index=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    status: Mapped[ExportStatus] = mapped_column(
+        Enum(ExportStatus, native_enum=False, length=16, validate_strings=True)
+    )
+    # ExportOptions.as_json() and "review_sheets": whether each cut's review PNG is drawn.
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    files_total: Mapped[int] = mapped_column(Integer, default=0)
+    files_done: Mapped[int] = mapped_column(Integer, default=0)
+    # [{"code": "stale_take" | "missing_take", "line_id": …, "take_id": …, "detail": …}]
+    warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    result_key: Mapped[str | None] = mapped_column(String(200))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def progress(self) -> float:
+        if self.status == ExportStatus.SUCCEEDED:
+            return 1.0
+        if self.files_total <= 0:
+            return 0.0
+        return min(self.files_done, self.files_total) / self.files_total
