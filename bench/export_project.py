@@ -9,7 +9,7 @@ every take approved; then, in rounds:
 - **project zip**: `GET /v1/projects/{id}/exports/zip` through the API over
   loopback HTTP: every cut's JSON, Rhubarb TSV/JSON, Moho .dat, XDTS, subtitles
   and review sheet, the project's subtitles and OpenTimelineIO, the take WAVs
-  and the manifest.
+  and the manifest; and the same with `review_sheets=false`.
 
 The ratio says what the lip-sync formats and the review sheets add to moving
 the audio. Peak memory is the process's resident-set growth while the zip is
@@ -190,6 +190,7 @@ def run(lines: int, rounds: int) -> None:
             url = f"/v1/projects/{project}/exports/zip"
             baseline: list[float] = []
             full: list[float] = []
+            lean: list[float] = []
             sizes = (0, 0)
             for _ in range(rounds):
                 started = time.perf_counter()
@@ -199,6 +200,9 @@ def run(lines: int, rounds: int) -> None:
                 size, files = _fetch_zip(client, url, headers)
                 full.append(time.perf_counter() - started)
                 sizes = (base_size, size)
+                started = time.perf_counter()
+                _fetch_zip(client, f"{url}?review_sheets=false", headers)
+                lean.append(time.perf_counter() - started)
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             tracemalloc.start()
             _fetch_zip(client, url, headers)
@@ -210,6 +214,8 @@ def run(lines: int, rounds: int) -> None:
     print(f"  baseline (take WAVs into a zip):  {b:7.2f} s  {sizes[0] / 1e6:7.1f} MB")
     print(f"  project zip through the API:      {f:7.2f} s  {sizes[1] / 1e6:7.1f} MB")
     print(f"  ratio: {f / b:.2f}")
+    n = statistics.median(lean)
+    print(f"  project zip without review sheets: {n:7.2f} s   ratio: {n / b:.2f}")
     print(
         f"  memory for one project zip: Python peak {peak / 1e6:.1f} MB (tracemalloc),"
         f" resident set grew {(rss_after - rss_before) / 1024:.1f} MB"
