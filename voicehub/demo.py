@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,25 @@ def _check(response: httpx.Response) -> Any:
     return response.json() if "json" in content_type else response.content
 
 
+def _follow(
+    http: httpx.Client,
+    url: str,
+    headers: dict[str, str],
+    counts: Callable[[dict[str, Any]], str],
+) -> dict[str, Any]:
+    """Poll a queued job until it ends, printing a progress bar whenever it moves."""
+    job: dict[str, Any] = _check(http.get(url, headers=headers))
+    shown = -1.0
+    while True:
+        if job["progress"] != shown:
+            shown = job["progress"]
+            print(f"  [{'#' * int(shown * 20):<20}] {counts(job)}")
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(0.3)
+        job = _check(http.get(url, headers=headers))
+
+
 def drive(base_url: str, data: DemoData, output: Path) -> None:
     """Act as the studio and the actors over HTTP, writing every output under `output`."""
     studio = {"Authorization": f"Bearer {data.studio_key}"}
@@ -249,16 +269,12 @@ def drive(base_url: str, data: DemoData, output: Path) -> None:
             )
         )
         print(f"  queued {job['id']} ({job['lines_total']} lines)")
-        shown = -1.0
-        while job["status"] in ("queued", "running"):
-            time.sleep(0.3)
-            job = _check(http.get(f"/v1/synthesis-jobs/{job['id']}", headers=studio))
-            if job["progress"] != shown:
-                shown = job["progress"]
-                bar = "#" * int(shown * 20)
-                print(
-                    f"  synthesizing [{bar:<20}] {job['lines_done'] + job['lines_failed']}/{job['lines_total']}"
-                )
+        job = _follow(
+            http,
+            f"/v1/synthesis-jobs/{job['id']}",
+            studio,
+            lambda j: f"synthesizing {j['lines_done'] + j['lines_failed']}/{j['lines_total']}",
+        )
         print(f"  job {job['status']}: {job['lines_done']} done, {job['lines_failed']} failed")
         for error in job["errors"]:
             print(f"    {error['line_id']}: {error['code']} — {error['detail']}")
@@ -321,16 +337,12 @@ def drive(base_url: str, data: DemoData, output: Path) -> None:
             )
         )
         print(f"  queued {export['id']} ({export['files_total']} files)")
-        shown = -1.0
-        while export["status"] in ("queued", "running"):
-            time.sleep(0.3)
-            export = _check(http.get(f"/v1/export-jobs/{export['id']}", headers=studio))
-            if export["progress"] != shown:
-                shown = export["progress"]
-                bar = "#" * int(shown * 20)
-                print(
-                    f"  exporting [{bar:<20}] {export['files_done']}/{export['files_total']} files"
-                )
+        export = _follow(
+            http,
+            f"/v1/export-jobs/{export['id']}",
+            studio,
+            lambda j: f"exporting {j['files_done']}/{j['files_total']} files",
+        )
         if export["status"] != "succeeded":
             raise RuntimeError(f"export {export['id']} {export['status']}: {export['error']}")
         bundle = _check(http.get(export["download_url"], headers=studio))
