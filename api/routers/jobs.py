@@ -16,7 +16,7 @@ from api.schemas import FitIn, JobErrorOut, JobIn, JobOut, JobProgressOut, JobWa
 from voicehub.runtime import Runtime
 from voicehub.synthesis.jobs import create_synthesis_job, job_fit, job_fit_warnings
 from voicehub.synthesis.service import per_call_settings
-from voicehub.synthesis.tables import JobStatus, SynthesisJob
+from voicehub.synthesis.tables import FINISHED, SynthesisJob
 from voicehub.tenancy.scope import get_owned
 
 router = APIRouter(tags=["synthesis-jobs"])
@@ -24,7 +24,6 @@ router = APIRouter(tags=["synthesis-jobs"])
 # How often the event stream reads the job row, and how long it may stay silent.
 POLL_SECONDS = 0.25
 HEARTBEAT_SECONDS = 15.0
-FINISHED = (JobStatus.SUCCEEDED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.FAILED)
 
 
 def job_out(session: Session, job: SynthesisJob) -> JobOut:

@@ -20,7 +20,7 @@ from voicehub.production.takes import approve_if_unapproved, check_cuts_of_proje
 from voicehub.queue import JobQueue
 from voicehub.runtime import Runtime
 from voicehub.synthesis.service import Synthesizer, synthesize_line, usage_exists
-from voicehub.synthesis.tables import JobStatus, SynthesisJob
+from voicehub.synthesis.tables import FINISHED, JobStatus, SynthesisJob
 from voicehub.tenancy.scope import get_owned, owned
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def run_synthesis_job(runtime: Runtime, job_id: str) -> None:
         if job is None:
             log.warning("synthesis job %s not found", job_id)
             return
-        if job.status in (JobStatus.SUCCEEDED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.FAILED):
+        if job.status in FINISHED:
             return
         job.status = JobStatus.RUNNING
         job.started_at = job.started_at or utcnow()

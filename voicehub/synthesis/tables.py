@@ -20,6 +20,10 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+# A job in one of these has ended: a worker leaves it alone, its event stream closes.
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.FAILED)
+
+
 class SynthesisJob(Base):
     """A batch of lines synthesized through the queue, with progress and per-line errors."""
 
