@@ -49,6 +49,9 @@ class VoiceOut(BaseModel):
     requires_project_approval: bool
     currency: str
     prices_per_1k_chars_micros: dict[str, int]
+    prices_per_second_micros: dict[str, int] = Field(
+        default_factory=dict, description="Uses priced per second of delivered audio instead."
+    )
     minimum_per_line_micros: int
     ends_at: dt.datetime | None
     notice_ends_at: dt.datetime | None = Field(
@@ -562,6 +565,7 @@ class ConsentVersionOut(BaseModel):
     )
     currency: str
     prices_per_1k_chars_micros: dict[str, int]
+    prices_per_second_micros: dict[str, int] = Field(default_factory=dict)
     minimum_per_line_micros: int
     actor_share_bps: int
     starts_at: dt.datetime
@@ -631,8 +635,15 @@ class TermsIn(BaseModel):
         default=False,
         description="Allow VoiceHub to train a voice model on my recordings (voice builds).",
     )
-    currency: str
-    prices_per_1k_chars_micros: dict[str, int]
+    currency: str = Field(description="ISO 4217: JPY, USD, EUR, GBP, KRW, … (docs/MONEY.md).")
+    prices_per_1k_chars_micros: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per allowed use: price per 1,000 billable characters, in micro-units.",
+    )
+    prices_per_second_micros: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per allowed use priced by audio length instead: price per second, in micro-units.",
+    )
     minimum_per_line_micros: int = 0
     actor_share_bps: int
     starts_at: dt.datetime | None = Field(default=None, description="Default: now.")

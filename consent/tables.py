@@ -125,8 +125,12 @@ class ConsentVersion(Base):
     # Training a voice model on the actor's recordings is its own, explicit yes.
     allows_voice_build: Mapped[bool] = mapped_column(default=False, server_default=false())
     currency: Mapped[str] = mapped_column(String(3))
-    # Price per 1,000 billable characters, per allowed use.
+    # Price per allowed use: per 1,000 billable characters, or per second of delivered
+    # audio. Each allowed use is priced in exactly one of the two.
     prices_per_1k_chars_micros: Mapped[dict[str, int]] = mapped_column(JSON)
+    prices_per_second_micros: Mapped[dict[str, int]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
     minimum_per_line_micros: Mapped[int] = mapped_column(BigInteger)
     actor_share_bps: Mapped[int] = mapped_column(Integer)
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -9,10 +9,14 @@ from dataclasses import dataclass, field
 
 from consent.tables import ConsentVersion, Representation, SignerKind, Use
 from voicehub.errors import InvalidInput
+from voicehub.metering.currency import check_currency
 
 WORLDWIDE = "WW"
 MIN_USE_DESCRIPTION = 30
 MAX_NOTICE_DAYS = 3650
+# Any single price or minimum above 1,000,000 major units (per 1,000 characters, per
+# second or per line) is a mistake, most likely a price given in major or minor units.
+MAX_PRICE_MICROS = 1_000_000 * 1_000_000
 _TERRITORY = re.compile(r"^[A-Z]{2}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
@@ -39,6 +43,8 @@ class ConsentTerms:
     blocked_studio_ids: Sequence[str] = field(default_factory=tuple)
     requires_project_approval: bool = False
     minimum_per_line_micros: int = 0
+    # Uses priced per second of delivered audio instead of per 1,000 characters.
+    prices_per_second_micros: Mapping[str, int] = field(default_factory=dict)
     notice_period_days: int = 0
     # Whether VoiceHub may train a voice model on the actor's recordings: off unless said.
     allows_voice_build: bool = False
@@ -74,20 +80,8 @@ class ConsentTerms:
                 "Territories are ISO 3166 codes such as JP or US, or WW for worldwide.",
                 fields=["territories"],
             )
-        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
-            raise InvalidInput("Currency is an ISO 4217 code such as JPY.", fields=["currency"])
-        priced = set(self.prices_per_1k_chars_micros)
-        if priced != set(self.allowed_uses):
-            raise InvalidInput(
-                "Give a price for each allowed use, and only for those: "
-                f"missing {sorted(set(self.allowed_uses) - priced)}, extra {sorted(priced - set(self.allowed_uses))}.",
-                fields=["prices_per_1k_chars_micros"],
-            )
-        if (
-            any(price < 0 for price in self.prices_per_1k_chars_micros.values())
-            or self.minimum_per_line_micros < 0
-        ):
-            raise InvalidInput("Prices cannot be negative.", fields=["prices_per_1k_chars_micros"])
+        check_currency(self.currency)
+        self._validate_prices()
         if not 0 <= self.actor_share_bps <= 10_000:
             raise InvalidInput(
                 "The actor's share is in basis points, 0 to 10000.", fields=["actor_share_bps"]
@@ -105,6 +99,41 @@ class ConsentTerms:
             )
         check_categories(self.excluded_categories)
         normalize_terms(self.blocked_terms)
+
+    def _validate_prices(self) -> None:
+        by_chars, by_seconds = (
+            set(self.prices_per_1k_chars_micros),
+            set(self.prices_per_second_micros),
+        )
+        twice = sorted(by_chars & by_seconds)
+        if twice:
+            raise InvalidInput(
+                f"Price each use once, per 1,000 characters or per second, not both: {twice}.",
+                fields=["prices_per_second_micros"],
+            )
+        priced, allowed = by_chars | by_seconds, set(self.allowed_uses)
+        if priced != allowed:
+            raise InvalidInput(
+                "Give a price for each allowed use, and only for those: "
+                f"missing {sorted(allowed - priced)}, extra {sorted(priced - allowed)}.",
+                fields=["prices_per_1k_chars_micros"],
+            )
+        for name, prices in (
+            ("prices_per_1k_chars_micros", self.prices_per_1k_chars_micros),
+            ("prices_per_second_micros", self.prices_per_second_micros),
+            ("minimum_per_line_micros", {"minimum": self.minimum_per_line_micros}),
+        ):
+            for price in prices.values():
+                if not isinstance(price, int) or isinstance(price, bool) or price < 0:
+                    raise InvalidInput(
+                        "Prices are whole, non-negative numbers of micro-units.", fields=[name]
+                    )
+                if price > MAX_PRICE_MICROS:
+                    raise InvalidInput(
+                        f"A price above {MAX_PRICE_MICROS // 1_000_000:,} {self.currency} per unit "
+                        "is not one VoiceHub accepts; amounts are in micro-units (1e-6).",
+                        fields=[name],
+                    )
 
     def price_for(self, use: str) -> int:
         return self.prices_per_1k_chars_micros[use]
@@ -131,6 +160,7 @@ def terms_of(version: ConsentVersion) -> ConsentTerms:
         blocked_studio_ids=tuple(version.blocked_studio_ids),
         requires_project_approval=version.requires_project_approval,
         minimum_per_line_micros=version.minimum_per_line_micros,
+        prices_per_second_micros=dict(version.prices_per_second_micros or {}),
         notice_period_days=version.notice_period_days,
         allows_voice_build=version.allows_voice_build,
     )

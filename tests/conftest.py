@@ -23,6 +23,7 @@ from api.app import create_app
 from consent.speaker import SpeakerVerifier
 from models.engines.registry import EngineRegistry
 from voicehub.db import migrate
+from voicehub.ledger.service import purge_ledger
 from voicehub.runtime import Runtime, activate, build_runtime
 from voicehub.schema import metadata
 from voicehub.settings import Settings
@@ -110,9 +111,11 @@ def runtime(
     yield rt
     rt.queue.huey.flush()
     with rt.database.begin() as connection:
+        purge_ledger(connection)
         for table in reversed(metadata.sorted_tables):
-            if table.name != "consent_log_head":
+            if table.name not in ("consent_log_head", "ledger_guard"):
                 connection.execute(text(f"DELETE FROM {table.name}"))
+        connection.execute(text("UPDATE ledger_guard SET purge_allowed = false"))
         # The log's genesis head is made by the migrations; put it back, don't delete it.
         connection.execute(
             text("UPDATE consent_log_head SET seq = 0, entry_hash = :zero"), {"zero": "0" * 64}

@@ -67,6 +67,7 @@ def seed_voice(
     requires_project_approval: bool = False,
     currency: str = "JPY",
     price_per_1k_chars_micros: int = 1_000_000_000,
+    price_per_second_micros: int | None = None,
     minimum_per_line_micros: int = 0,
     actor_share_bps: int = 7000,
     notice_period_days: int = 0,
@@ -99,7 +100,16 @@ def seed_voice(
                 languages=tuple(languages or (spec["language"],)),
                 territories=tuple(territories),
                 currency=currency,
-                prices_per_1k_chars_micros=dict.fromkeys(uses, price_per_1k_chars_micros),
+                prices_per_1k_chars_micros=(
+                    dict.fromkeys(uses, price_per_1k_chars_micros)
+                    if price_per_second_micros is None
+                    else {}
+                ),
+                prices_per_second_micros=(
+                    {}
+                    if price_per_second_micros is None
+                    else dict.fromkeys(uses, price_per_second_micros)
+                ),
                 minimum_per_line_micros=minimum_per_line_micros,
                 actor_share_bps=actor_share_bps,
                 starts_at=starts_at or utcnow() - dt.timedelta(days=1),

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 import voicehub.schema  # noqa: F401  (every table, whichever command runs)
 from consent.cli import add_consent_commands
 from voicehub.errors import VoiceHubError
+from voicehub.ledger.cli import add_money_commands
 from voicehub.settings import get_settings
 
 
@@ -141,7 +142,16 @@ def _cmd_onboard_actor(args: argparse.Namespace) -> int:
                     blocked_studio_ids=tuple(_csv(args.blocked_studios)),
                     requires_project_approval=args.approval_required,
                     currency=args.currency,
-                    prices_per_1k_chars_micros=dict.fromkeys(uses, args.price_per_1k_chars_micros),
+                    prices_per_1k_chars_micros=(
+                        {}
+                        if args.price_per_second_micros is not None
+                        else dict.fromkeys(uses, args.price_per_1k_chars_micros)
+                    ),
+                    prices_per_second_micros=(
+                        {}
+                        if args.price_per_second_micros is None
+                        else dict.fromkeys(uses, args.price_per_second_micros)
+                    ),
                     minimum_per_line_micros=args.minimum_per_line_micros,
                     actor_share_bps=args.royalty_bps,
                     starts_at=day(args.starts) or utcnow(),
@@ -435,6 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
     onboard.add_argument(
         "--price-per-1k-chars-micros", type=int, default=0, help="for every allowed use"
     )
+    onboard.add_argument(
+        "--price-per-second-micros",
+        type=int,
+        help="price every allowed use per second of audio instead of per 1,000 characters",
+    )
     onboard.add_argument("--minimum-per-line-micros", type=int, default=0)
     onboard.add_argument("--royalty-bps", type=int, default=-1, help="actor's share, 0-10000")
     onboard.add_argument("--starts", help="YYYY-MM-DD (default: now)")
@@ -480,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="approve each new take whose line has no approved take yet",
     )
     add_consent_commands(commands)
+    add_money_commands(commands)
     demo = command(
         "demo", _cmd_demo, "Seed demo data, run a bilingual script through the whole path, serve."
     )

@@ -4,7 +4,9 @@ from consent import tables as consent_tables
 from models import tables as model_tables
 from models.builds import tables as build_tables
 from voicehub import idempotency
+from voicehub.billing import tables as billing_tables
 from voicehub.db import Base
+from voicehub.ledger import tables as ledger_tables
 from voicehub.metering import tables as metering_tables
 from voicehub.notifications import tables as notification_tables
 from voicehub.production import tables as production_tables
@@ -14,9 +16,11 @@ from voicehub.tenancy import tables as tenancy_tables
 metadata = Base.metadata
 
 __all__ = [
+    "billing_tables",
     "build_tables",
     "consent_tables",
     "idempotency",
+    "ledger_tables",
     "metadata",
     "metering_tables",
     "model_tables",

@@ -73,6 +73,7 @@ def list_voices(session: SessionDep, caller: StudioRead) -> Page[VoiceOut]:
                 requires_project_approval=version.requires_project_approval,
                 currency=version.currency,
                 prices_per_1k_chars_micros=version.prices_per_1k_chars_micros,
+                prices_per_second_micros=version.prices_per_second_micros or {},
                 minimum_per_line_micros=version.minimum_per_line_micros,
                 ends_at=version.ends_at,
                 notice_ends_at=version.notice_ends_at,

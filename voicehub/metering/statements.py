@@ -86,7 +86,7 @@ def royalty_statement(session: Session, actor_id: str, period: str) -> RoyaltySt
                 audio_seconds=f"{usage.audio_ms / 1000:.3f}",
                 use=usage.use,
                 currency=usage.currency,
-                price_per_1k_chars_micros=usage.price_per_1k_chars_micros,
+                price_per_1k_chars_micros=usage.rate_micros,
                 amount_micros=usage.amount_micros,
                 royalty_micros=usage.actor_royalty_micros,
             )

@@ -28,7 +28,10 @@ class UsageRecord(Base):
     characters: Mapped[int] = mapped_column(Integer)
     audio_ms: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
-    price_per_1k_chars_micros: Mapped[int] = mapped_column(BigInteger)
+    # What the line was priced by: "1k_chars" (per 1,000 billable characters) or
+    # "second" (per second of delivered audio), and the rate per that unit.
+    price_unit: Mapped[str] = mapped_column(String(16), server_default="1k_chars")
+    rate_micros: Mapped[int] = mapped_column(BigInteger)
     amount_micros: Mapped[int] = mapped_column(BigInteger)
     actor_royalty_micros: Mapped[int] = mapped_column(BigInteger)
     platform_micros: Mapped[int] = mapped_column(BigInteger)

@@ -51,6 +51,9 @@ class SynthesisJob(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Touched by the worker running the job as each line ends. A running job whose
+    # heartbeat is older than the lease was lost with its worker and is queued again.
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def total(self) -> int:

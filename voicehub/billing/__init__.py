@@ -1,0 +1,1 @@
+"""Stripe: studios' customers and invoices, actors' Connect accounts and payouts, webhooks."""

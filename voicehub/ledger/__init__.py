@@ -1,0 +1,1 @@
+"""The ledger: append-only double entry over integer micro-units, periods and their statements."""
