@@ -31,3 +31,21 @@ def test_openapi_has_clean_operation_ids_and_examples(client: TestClient) -> Non
             )
             assert has_example, f"POST {path} has no request example"
     assert client.get("/docs").status_code == 200
+
+
+def test_every_error_code_is_in_the_api_guide() -> None:
+    """A studio's client branches on `code`; each one is documented in docs/API.md's table."""
+    import re
+    from pathlib import Path
+
+    import api.app  # noqa: F401  (every router, so every error class is defined)
+    from voicehub.errors import VoiceHubError
+
+    def subclasses(cls: type[VoiceHubError]) -> set[type[VoiceHubError]]:
+        found = set(cls.__subclasses__())
+        return found.union(*(subclasses(sub) for sub in found))
+
+    guide = (Path(__file__).parents[2] / "docs" / "API.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([a-z_]+)` \| \d{3} \|", guide, flags=re.MULTILINE))
+    codes = {cls.code for cls in subclasses(VoiceHubError)}
+    assert codes - documented == set()
