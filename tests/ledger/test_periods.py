@@ -159,3 +159,69 @@ def test_a_period_without_use_still_carries_a_remainder(
     with runtime.sessions() as session:
         royalty = session.scalars(select(UsageRecord.actor_royalty_micros)).one()
     assert (PartyKind.ACTOR, royalty, royalty, 0) in carried, "below one yen: carried, not lost"
+
+
+def test_a_posting_committing_while_its_month_closes_is_in_the_statement(
+    runtime: Runtime,
+) -> None:
+    """Posting share-locks its period; closing waits for it, then counts it (PostgreSQL)."""
+    import threading
+
+    from sqlalchemy import text
+
+    from voicehub.ledger.service import Posting, post
+    from voicehub.ledger.tables import AccountKind, LedgerKind
+
+    if runtime.database.dialect.name != "postgresql":
+        pytest.skip("row locks: SQLite has one writer at a time, so there is no overlap to test")
+    from voicehub.ledger.service import open_period
+
+    with transaction(runtime.sessions) as session:
+        period = open_period(session)  # the month's row exists, as it does after its first line
+    posting = runtime.sessions()
+    post(
+        posting,
+        kind=LedgerKind.CORRECTION,
+        currency="JPY",
+        reference="late-correction",
+        postings=[
+            Posting(AccountKind.ACTOR_ROYALTY_PAYABLE, "act_late", -2_500_000),
+            Posting(AccountKind.PLATFORM_REVENUE, "", 2_500_000),
+        ],
+        memo="committing while the month closes",
+    )
+    closed: list[object] = []
+
+    def close() -> None:
+        try:
+            with transaction(runtime.sessions) as session:
+                closed.append(close_period(session, period, by="test", now=_after(period)))
+        except Exception as error:
+            closed.append(error)
+
+    closer = threading.Thread(target=close)
+    closer.start()
+    try:
+        with runtime.database.connect() as watcher:
+            for _ in range(200):
+                waiting = watcher.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND datname = current_database()"
+                    )
+                ).scalar_one()
+                if waiting:
+                    break
+                threading.Event().wait(0.05)
+        assert waiting, "the close waits for the posting's share lock"
+        assert not closed
+    finally:
+        posting.commit()
+        posting.close()
+        closer.join(timeout=30)
+    with runtime.sessions() as session:
+        statement = session.scalars(
+            select(PeriodStatement).where(PeriodStatement.party_id == "act_late")
+        ).one()
+        assert (statement.accrued_micros, statement.payable_minor) == (2_500_000, 2)
+        assert check_ledger(session).ok
