@@ -210,10 +210,12 @@ def test_a_posting_committing_while_its_month_closes_is_in_the_statement(
                         " AND datname = current_database()"
                     )
                 ).scalar_one()
+                # pg_stat_activity is a snapshot per transaction: take a fresh one each time.
+                watcher.commit()
                 if waiting:
                     break
                 threading.Event().wait(0.05)
-        assert waiting, "the close waits for the posting's share lock"
+        assert waiting, f"the close waits for the posting's share lock, {closed}"
         assert not closed
     finally:
         posting.commit()
