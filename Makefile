@@ -95,6 +95,11 @@ bench: $(STAMP) ## Run the benchmarks in bench/ (figures go in docs/BENCHMARKS.m
 	$(BIN)/python -m bench.fitting_cost
 	$(BIN)/python -m bench.lipsync_accuracy
 	$(BIN)/python -m bench.export_project
+	@if $(BIN)/python -c "import psycopg; psycopg.connect('$(PG_URL)', connect_timeout=2).close()" 2>/dev/null; then \
+		$(BIN)/python -m bench.ledger_throughput --admin-url $(PG_URL); \
+	else \
+		echo "PostgreSQL is not reachable at $(PG_URL): skipping bench.ledger_throughput"; \
+	fi
 
 clean: ## Remove the virtualenv, local data and demo output
 	rm -rf $(VENV) var demo-output

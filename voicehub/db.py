@@ -115,6 +115,9 @@ def after_rollback(session: Session, callback: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    # Releasing a savepoint is not the commit: the transaction may still roll back.
+    if session.in_nested_transaction():
+        return
     callbacks = session.info.pop(_AFTER_COMMIT, [])
     session.info.pop(_AFTER_ROLLBACK, None)
     for callback in callbacks:
@@ -123,6 +126,9 @@ def _run_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _run_after_rollback(session: Session) -> None:
+    # A savepoint rolled back: the transaction goes on, and so do its callbacks.
+    if session.in_nested_transaction():
+        return
     callbacks = session.info.pop(_AFTER_ROLLBACK, [])
     session.info.pop(_AFTER_COMMIT, None)
     for callback in callbacks:

@@ -60,11 +60,32 @@ def _sweep_consents() -> None:
         expire_and_shred_due(session, runtime.consent_effects)
 
 
+def _requeue_lost_jobs() -> None:
+    from voicehub.runtime import current
+    from voicehub.synthesis.jobs import requeue_lost_jobs
+
+    requeue_lost_jobs(current())
+
+
 def _redrive_webhooks() -> None:
     from voicehub.notifications.tasks import redrive_stalled
     from voicehub.runtime import current
 
     redrive_stalled(current())
+
+
+def _process_stripe_event(event_id: str) -> None:
+    from voicehub.billing.webhooks import process_stripe_event
+    from voicehub.runtime import current
+
+    process_stripe_event(current().sessions, event_id)
+
+
+def _redrive_stripe_events() -> None:
+    from voicehub.billing.webhooks import process_unprocessed
+    from voicehub.runtime import current
+
+    process_unprocessed(current().sessions, older_than_seconds=60)
 
 
 class EmbeddedConsumer(Consumer):  # type: ignore[misc]
@@ -105,6 +126,21 @@ class JobQueue:
         self._webhook_redrive: TaskWrapper = huey.periodic_task(
             crontab(minute="*/5"), name="voicehub.webhook_redrive"
         )(_redrive_webhooks)
+        # A stored Stripe event is processed once whatever the retries: the task takes its row
+        # lock and does nothing if it was processed already. Every 5 minutes, events whose task
+        # was lost (the queue was down when they arrived) are processed too.
+        self._stripe_event: TaskWrapper = huey.task(
+            retries=5, retry_delay=10, name="voicehub.stripe_event"
+        )(_process_stripe_event)
+        self._stripe_event_redrive: TaskWrapper = huey.periodic_task(
+            crontab(minute="*/5"), name="voicehub.stripe_event_redrive"
+        )(_redrive_stripe_events)
+        # Every minute, and as each consumer starts: queue again the batch jobs whose worker
+        # was lost (no heartbeat for VOICEHUB_JOB_LEASE_SECONDS).
+        self._job_lease_sweep: TaskWrapper = huey.periodic_task(
+            crontab(minute="*"), name="voicehub.job_lease_sweep"
+        )(_requeue_lost_jobs)
+        huey.on_startup(name="voicehub.job_lease_sweep")(_requeue_lost_jobs)
 
     def enqueue_synthesis_job(self, session: Session, job_id: str) -> None:
         """Queue the job once `session` commits; a rollback drops it."""
@@ -122,9 +158,22 @@ class JobQueue:
         """Queue a voice build once `session` commits; a rollback drops it."""
         after_commit(session, lambda: self._voice_build(build_id))
 
+    def enqueue_stripe_event(self, session: Session, event_id: str) -> None:
+        """Queue processing of a stored Stripe event once `session` commits."""
+        after_commit(session, lambda: self._stripe_event(event_id))
+
     def schedule_webhook_delivery(self, delivery_id: str, delay_seconds: float) -> None:
         """Queue the next attempt of a delivery to run in `delay_seconds`."""
         self._webhook_delivery.schedule(args=(delivery_id,), delay=delay_seconds)
+
+    def queued_synthesis_jobs(self) -> set[str]:
+        """The jobs whose task waits in the queue or in its schedule (a retry), by id."""
+        waiting = [*self.huey.pending(), *self.huey.scheduled()]
+        return {
+            str(task.args[0])
+            for task in waiting
+            if task.name == "voicehub.synthesis_job" and task.args
+        }
 
     def pending(self) -> int:
         return int(self.huey.pending_count())

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # Lines of one batch job rendered at once, each on a thread of its own through the one
     # loaded engine. About one per core (docs/BENCHMARKS.md, "Kokoro batch throughput").
     synthesis_threads: int = Field(default=2, ge=1, le=64)
+    # A batch job whose worker has shown no sign of life for this long (its heartbeat, touched
+    # as each line ends) was lost with that worker and is queued again. Longer than the
+    # slowest line takes to render, or a live job is run twice (safe, but wasted work).
+    job_lease_seconds: float = Field(default=300.0, gt=0)
     max_line_chars: int = Field(default=1000, ge=1)
     max_script_bytes: int = Field(default=2_000_000, ge=1)
     max_script_lines: int = Field(default=5000, ge=1)
@@ -69,6 +73,26 @@ class Settings(BaseSettings):
     build_sample_rate: int = Field(default=22050, ge=8000, le=48000)
     build_steps: int = Field(default=20000, ge=1)
     build_batch_size: int = Field(default=16, ge=1)
+    # Stripe (docs/MONEY.md, "Stripe"). Studios' customers, invoice items and invoices go to
+    # `stripe_api_base`; actors' Connect accounts, account links and transfers to
+    # `stripe_connect_api_base` (empty: the same base). Both are https://api.stripe.com in
+    # production; the tests point them at localstripe and a local Connect double.
+    stripe_api_key: str = ""
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_connect_api_base: str = ""
+    # The signing secret of each Stripe webhook endpoint that posts to /v1/stripe/webhooks,
+    # comma-separated: the account endpoint's and the Connect endpoint's (each has its own),
+    # and, while rolling a secret, the old one next to the new.
+    stripe_webhook_secret: str = ""
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=10)
+    # Invoices are sent for the studio to pay within this many days (hosted invoice page).
+    stripe_invoice_days_until_due: int = Field(default=30, ge=1, le=365)
+    # An actor is paid once their unpaid statements reach this, per currency, in the minor
+    # unit ("JPY=500,USD=500"); a currency not named is paid whenever anything is payable.
+    payout_threshold_minor: str = "JPY=500,KRW=5000,USD=500,EUR=500,GBP=500"
+    # Where Stripe sends an actor after Connect onboarding, and when its link has expired.
+    stripe_onboarding_return_url: str = "http://127.0.0.1:8000/actor/payout-account/done"
+    stripe_onboarding_refresh_url: str = "http://127.0.0.1:8000/actor/payout-account/refresh"
 
     @field_validator("build_base_checkpoints")
     @classmethod
@@ -88,6 +112,21 @@ class Settings(BaseSettings):
         parse_coqui_models(value)
         return value
 
+    @field_validator("payout_threshold_minor")
+    @classmethod
+    def _payout_thresholds_parse(cls, value: str) -> str:
+        parse_payout_thresholds(value)
+        return value
+
+    @property
+    def payout_thresholds(self) -> dict[str, int]:
+        """The least an actor is paid out, per currency, in its minor unit."""
+        return parse_payout_thresholds(self.payout_threshold_minor)
+
+    @property
+    def stripe_webhook_secrets(self) -> list[str]:
+        return [part.strip() for part in self.stripe_webhook_secret.split(",") if part.strip()]
+
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> Settings:
         if self.verify_reject_threshold > self.verify_accept_threshold:
@@ -106,6 +145,10 @@ class Settings(BaseSettings):
                     ("VOICEHUB_QUEUE_URL", self.queue_url),
                     ("VOICEHUB_MASTER_KEY", self.master_key),
                     ("VOICEHUB_RECEIPT_KEY_PATH", str(self.receipt_key_path or "")),
+                    # Studios are billed and actors paid through Stripe, and its webhooks
+                    # cannot be trusted without the endpoint's secret.
+                    ("VOICEHUB_STRIPE_API_KEY", self.stripe_api_key),
+                    ("VOICEHUB_STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret),
                 )
                 if not value
             ]
@@ -192,6 +235,27 @@ def parse_base_checkpoints(value: str) -> dict[str, Path]:
             )
         bases[primary] = Path(path).expanduser()
     return bases
+
+
+_THRESHOLD_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def parse_payout_thresholds(value: str) -> dict[str, int]:
+    """`JPY=500,USD=500` as {currency: minimum in minor units}; a ValueError names the entry."""
+    thresholds: dict[str, int] = {}
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        currency, sep, amount = (piece.strip() for piece in entry.partition("="))
+        if not sep or not _THRESHOLD_CURRENCY.fullmatch(currency) or not amount.isdigit():
+            raise ValueError(
+                f"VOICEHUB_PAYOUT_THRESHOLD_MINOR entry {entry!r} must be CURRENCY=amount,"
+                " an ISO 4217 code and a whole number of its minor unit (JPY=500)"
+            )
+        if currency in thresholds:
+            raise ValueError(f"VOICEHUB_PAYOUT_THRESHOLD_MINOR names {currency} twice")
+        thresholds[currency] = int(amount)
+    return thresholds
 
 
 @lru_cache

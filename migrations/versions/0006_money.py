@@ -186,6 +186,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('synthesis_jobs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('heartbeat_at', voicehub.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('requeues', sa.Integer(), server_default='0', nullable=False))
 
     op.create_table('ledger_guard',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -299,6 +300,7 @@ def downgrade() -> None:
     op.drop_table('ledger_guard')
 
     with op.batch_alter_table('synthesis_jobs', schema=None) as batch_op:
+        batch_op.drop_column('requeues')
         batch_op.drop_column('heartbeat_at')
     with op.batch_alter_table('usage_records', schema=None) as batch_op:
         batch_op.alter_column('rate_micros', new_column_name='price_per_1k_chars_micros', existing_type=sa.BigInteger(), existing_nullable=False)

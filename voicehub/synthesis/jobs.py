@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from models.engines import SynthesisSettings
@@ -19,7 +20,12 @@ from voicehub.production.tables import Line, Project, Take
 from voicehub.production.takes import approve_if_unapproved, check_cuts_of_project
 from voicehub.queue import JobQueue
 from voicehub.runtime import Runtime
-from voicehub.synthesis.service import Synthesizer, synthesize_line, usage_exists
+from voicehub.synthesis.service import (
+    Synthesizer,
+    UsageKeyTaken,
+    synthesize_line,
+    usage_exists,
+)
 from voicehub.synthesis.tables import FINISHED, JobStatus, SynthesisJob
 from voicehub.tenancy.scope import get_owned, owned
 
@@ -150,22 +156,52 @@ def job_usage_key(job_id: str, line_id: str) -> str:
     return f"job:{job_id}:line:{line_id}"
 
 
+class _ReportedFailed(Exception):
+    """Another run of the job reported the line failed first; this delivery rolls back."""
+
+
+def _lock_job(session: Session, job_id: str) -> SynthesisJob:
+    """The job row, write-locked until the transaction ends and read after the lock is held.
+
+    A no-op UPDATE rather than SELECT … FOR UPDATE because it locks on every database
+    (as `consent.gate.lock_consent` does): runs of one job in other threads or processes
+    take turns on its counters and errors instead of overwriting each other's.
+    """
+    session.execute(
+        update(SynthesisJob)
+        .where(SynthesisJob.id == job_id)
+        .values(lines_done=SynthesisJob.lines_done)
+        .execution_options(synchronize_session=False)
+    )
+    job = session.get(SynthesisJob, job_id, populate_existing=True)
+    assert job is not None
+    return job
+
+
+def _reported_failed(job: SynthesisJob, line_id: str) -> bool:
+    return any(error["line_id"] == line_id for error in job.errors)
+
+
 def run_synthesis_job(runtime: Runtime, job_id: str) -> None:
     """Render every line of the job, each in its own transaction with its progress.
 
-    Safe to run again after a crash: lines already delivered or already failed
-    are skipped, so each line ends with at most one take and one charge.
+    Safe to run again after a crash, and while another run of the same job is still
+    going (a task delivered twice, a job queued again when its lease ran out): lines
+    already delivered or already failed are skipped, and of two runs rendering the
+    same line at once one commits it and the other skips it. Each line ends with at
+    most one take and one charge, counted once in `lines_done` or `lines_failed`.
     """
     synthesizer = Synthesizer(runtime.engines, runtime.storage, runtime.settings.max_line_chars)
     with transaction(runtime.sessions) as session:
-        job = session.get(SynthesisJob, job_id)
-        if job is None:
+        if session.get(SynthesisJob, job_id) is None:
             log.warning("synthesis job %s not found", job_id)
             return
+        job = _lock_job(session, job_id)
         if job.status in FINISHED:
             return
         job.status = JobStatus.RUNNING
         job.started_at = job.started_at or utcnow()
+        job.heartbeat_at = utcnow()
         studio_id, line_ids = job.studio_id, list(job.line_ids)
         settings = SynthesisSettings(
             speed=job.speed, sentence_pause=job.sentence_pause, seed=job.seed
@@ -173,10 +209,6 @@ def run_synthesis_job(runtime: Runtime, job_id: str) -> None:
         fit = FitOptions.from_json(job.fit)
         approve = job.approve
         failed_lines = {error["line_id"] for error in job.errors}
-
-    # SQLite reads the job row before this transaction takes its write lock, so two
-    # failures at once could both append to the same list; they take turns instead.
-    failing = threading.Lock()
 
     def render(line_id: str) -> None:
         key = job_usage_key(job_id, line_id)
@@ -198,18 +230,25 @@ def run_synthesis_job(runtime: Runtime, job_id: str) -> None:
                 )
                 if approve:
                     approve_if_unapproved(session, runtime.queue, studio_id, take, job_id=job_id)
-                job = session.get(SynthesisJob, job_id, with_for_update=True)
-                assert job is not None
+                job = _lock_job(session, job_id)
+                if _reported_failed(job, line_id):
+                    raise _ReportedFailed(line_id)
                 job.lines_done += 1
+                job.heartbeat_at = utcnow()
+        except (UsageKeyTaken, _ReportedFailed):
+            # Another run of this job got to the line first and counted it.
+            return
         except VoiceHubError as error:
-            with failing, transaction(runtime.sessions) as session:
-                job = session.get(SynthesisJob, job_id, with_for_update=True)
-                assert job is not None
+            with transaction(runtime.sessions) as session:
+                job = _lock_job(session, job_id)
+                if _reported_failed(job, line_id) or usage_exists(session, key):
+                    return
                 job.errors = [
                     *job.errors,
                     {"line_id": line_id, "code": error.code, "detail": error.detail},
                 ]
                 job.lines_failed += 1
+                job.heartbeat_at = utcnow()
 
     # Several lines at once through the one loaded engine (VOICEHUB_SYNTHESIS_THREADS).
     with ThreadPoolExecutor(runtime.settings.synthesis_threads) as pool:
@@ -217,8 +256,10 @@ def run_synthesis_job(runtime: Runtime, job_id: str) -> None:
             pass
 
     with transaction(runtime.sessions) as session:
-        job = session.get(SynthesisJob, job_id, with_for_update=True)
-        assert job is not None
+        job = _lock_job(session, job_id)
+        if job.status in FINISHED:
+            # Another run of the job ended it; every line was settled by then.
+            return
         if job.lines_failed == 0:
             job.status = JobStatus.SUCCEEDED
         elif job.lines_done == 0:
@@ -226,3 +267,84 @@ def run_synthesis_job(runtime: Runtime, job_id: str) -> None:
         else:
             job.status = JobStatus.COMPLETED_WITH_ERRORS
         job.finished_at = utcnow()
+
+
+# A job that lost its worker this many times is failed rather than queued again: it is
+# most likely what kills its worker.
+MAX_REQUEUES = 5
+
+
+def _fail_lost_job(session: Session, job: SynthesisJob, now: dt.datetime) -> None:
+    """Fail every line the job has not delivered with `worker_lost`; delivered ones stay."""
+    delivered = {
+        line_id for (line_id,) in session.execute(select(Take.line_id).where(Take.job_id == job.id))
+    }
+    failed = {error["line_id"] for error in job.errors}
+    lost = [line for line in job.line_ids if line not in delivered and line not in failed]
+    job.errors = [
+        *job.errors,
+        *(
+            {
+                "line_id": line_id,
+                "code": "worker_lost",
+                "detail": f"The job lost its worker {job.requeues} times and was stopped.",
+            }
+            for line_id in lost
+        ),
+    ]
+    job.lines_failed += len(lost)
+    job.status = JobStatus.FAILED if job.lines_done == 0 else JobStatus.COMPLETED_WITH_ERRORS
+    job.finished_at = now
+    log.error("synthesis job %s lost its worker %d times; stopped", job.id, job.requeues)
+
+
+def requeue_lost_jobs(runtime: Runtime, *, now: dt.datetime | None = None) -> list[str]:
+    """Queue again each job lost with its worker; returns their ids.
+
+    Lost: running, or queued with its task in neither the queue nor its schedule,
+    and no sign of life (`heartbeat_at`, else `created_at`) for
+    `VOICEHUB_JOB_LEASE_SECONDS`. Huey on Redis drops the task a killed consumer had
+    taken, so nothing else would run the job again. Running it again is safe (see
+    `run_synthesis_job`). A job is claimed by moving its heartbeat to now in a
+    conditional update, so sweeps in several workers at once queue it once, and the
+    new run has a whole lease to show life.
+    """
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(seconds=runtime.settings.job_lease_seconds)
+    stale = (
+        SynthesisJob.status.in_((JobStatus.RUNNING, JobStatus.QUEUED)),
+        func.coalesce(SynthesisJob.heartbeat_at, SynthesisJob.created_at) < cutoff,
+    )
+    with transaction(runtime.sessions) as session:
+        candidates = session.execute(select(SynthesisJob.id, SynthesisJob.status).where(*stale))
+        found = [(job_id, status) for job_id, status in candidates]
+    if not found:
+        return []
+    waiting = (
+        runtime.queue.queued_synthesis_jobs()
+        if any(status is JobStatus.QUEUED for _, status in found)
+        else set()
+    )
+    requeued: list[str] = []
+    for job_id, status in found:
+        if status is JobStatus.QUEUED and job_id in waiting:
+            continue
+        with transaction(runtime.sessions) as session:
+            claimed = session.execute(
+                update(SynthesisJob)
+                .where(SynthesisJob.id == job_id, *stale)
+                .values(heartbeat_at=now, requeues=SynthesisJob.requeues + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if cast(CursorResult[Any], claimed).rowcount != 1:
+                continue
+            job = session.get(SynthesisJob, job_id, populate_existing=True)
+            assert job is not None
+            if job.requeues > MAX_REQUEUES:
+                _fail_lost_job(session, job, now)
+                continue
+            runtime.queue.enqueue_synthesis_job(session, job_id)
+            requeued.append(job_id)
+    for job_id in requeued:
+        log.warning("synthesis job %s lost its worker (no heartbeat); queued again", job_id)
+    return requeued

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from consent.gate import GateRequest, consent_gate
@@ -23,7 +24,13 @@ from voicehub.delivery.fitting import (
     target_length_ms,
 )
 from voicehub.delivery.mastering import master
-from voicehub.errors import CharacterNotCast, InvalidInput, LanguageUnsupported, NotFound
+from voicehub.errors import (
+    CharacterNotCast,
+    IdempotencyKeyInUse,
+    InvalidInput,
+    LanguageUnsupported,
+    NotFound,
+)
 from voicehub.ids import new_id
 from voicehub.metering.service import record_usage
 from voicehub.metering.tables import UsageRecord
@@ -34,6 +41,14 @@ from voicehub.tenancy.scope import get_owned
 from voicehub.tenancy.service import delivery_spec
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
+
+
+class UsageKeyTaken(IdempotencyKeyInUse):
+    """Another transaction delivered a take under the same usage key and committed first.
+
+    For a request that is a concurrent retry under the same Idempotency-Key (hence
+    the same code); a batch job's worker takes it to mean the line is delivered.
+    """
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,11 @@ def synthesize_line(
     consent row locked, just before the take is written: a revocation that
     lands while the engine runs (or the take is mastered) wins, and nothing is
     delivered or charged.
+
+    The take, its usage record (unique `usage_key`) and its ledger posting are
+    written in the caller's transaction and commit together or not at all. When
+    another transaction commits a take under the same `usage_key` first, this one
+    is refused with `UsageKeyTaken` and must roll back: the line is charged once.
     """
     settings = settings or SynthesisSettings()
     _check_speed(settings.speed)
@@ -177,15 +197,28 @@ def synthesize_line(
     )
     session.add(take)
     session.flush()
-    usage = record_usage(
-        session,
-        take=take,
-        version=version,
-        actor_id=voice.actor_id,
-        use=project.use,
-        idempotency_key=usage_key or f"take:{take.id}",
-    )
+    # The audio first: the usage posting moves the ledger's hot account rows, whose locks
+    # are held until commit, so nothing slow comes after it.
     synthesizer.storage.put_in_transaction(session, take.audio_key, mastered.wav)
+    try:
+        # In a savepoint, so that after losing the race for the key (its unique index
+        # decides, once the winner commits) this transaction can still ask who won.
+        with session.begin_nested():
+            usage = record_usage(
+                session,
+                take=take,
+                version=version,
+                actor_id=voice.actor_id,
+                use=project.use,
+                idempotency_key=usage_key or f"take:{take.id}",
+            )
+    except IntegrityError as error:
+        if usage_key is not None and usage_exists(session, usage_key):
+            raise UsageKeyTaken(
+                "A concurrent request delivered this take under the same key first;"
+                " retry to get its response."
+            ) from error
+        raise
     return take, usage
 
 

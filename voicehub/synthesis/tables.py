@@ -54,6 +54,9 @@ class SynthesisJob(Base):
     # Touched by the worker running the job as each line ends. A running job whose
     # heartbeat is older than the lease was lost with its worker and is queued again.
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # How many times the job was queued again after losing its worker; a job that keeps
+    # losing it (a crash it causes itself) is failed instead of retried for ever.
+    requeues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def total(self) -> int:
