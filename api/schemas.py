@@ -538,8 +538,12 @@ class UsageOut(BaseModel):
     characters: int
     audio_seconds: float
     currency: str
+    price_unit: str = Field(
+        description="`1k_chars` (per 1,000 characters) or `second` (per second)."
+    )
+    rate_micros: int = Field(description="The price per `price_unit` under the consent version.")
     amount_micros: int
-    period: str
+    period: str = Field(description="The billing period (YYYY-MM) the line counts in.")
     created_at: dt.datetime
 
 

@@ -32,6 +32,8 @@ from models.tables import Voice
 from models.voices import register_voice
 from voicehub.audio import wav_bytes
 from voicehub.db import migrate, transaction, utcnow
+from voicehub.ledger.check import check_ledger
+from voicehub.metering.currency import format_micros
 from voicehub.runtime import Runtime, activate, build_runtime
 from voicehub.settings import get_settings
 from voicehub.tenancy.service import create_studio, issue_api_key
@@ -358,16 +360,22 @@ def drive(base_url: str, data: DemoData, output: Path) -> None:
         statements = output / "statements"
         statements.mkdir(parents=True, exist_ok=True)
         for actor_id, name, _, actor_key in data.actors:
-            csv_bytes = _check(
-                http.get(
-                    f"/v1/actor/royalty-statements/{period}",
-                    headers={"Authorization": f"Bearer {actor_key}"},
-                )
-            )
+            actor_headers = {"Authorization": f"Bearer {actor_key}"}
             path = statements / f"{actor_id}-{period}.csv"
-            path.write_bytes(csv_bytes)
-            total = csv_bytes.decode().strip().splitlines()[-1].split(",")
-            print(f"  royalty statement for {name}: {total[9]} {int(total[12]) / 1e6:g} → {path}")
+            for kind in ("csv", "pdf"):
+                document = _check(
+                    http.get(f"/v1/actor/statements/{period}/{kind}", headers=actor_headers)
+                )
+                path.with_suffix(f".{kind}").write_bytes(document)
+            summary = _check(http.get(f"/v1/actor/statements/{period}", headers=actor_headers))
+            for figures in summary["currencies"]:
+                currency = figures["currency"]
+                print(
+                    f"  royalty statement for {name} ({summary['status']}, {period}):"
+                    f" royalty {format_micros(figures['accrued_micros'])} {currency},"
+                    f" payable {figures['payable']} {currency},"
+                    f" carried {format_micros(figures['carried_out_micros'])} → {path} (and .pdf)"
+                )
 
 
 def run_demo(*, output: Path, host: str, port: int, serve: bool, fresh: bool) -> int:
@@ -404,6 +412,8 @@ def run_demo(*, output: Path, host: str, port: int, serve: bool, fresh: bool) ->
             verify_actors(runtime, http, data, output)
         print("5. acting as the studio:")
         drive(base_url, data, output)
+        with transaction(runtime.sessions) as session:
+            print(f"  {check_ledger(session).summary()}")
         (output / "demo-keys.txt").write_text(
             f"studio API key: {data.studio_key}\n"
             + "".join(f"actor {a} ({n}) API key: {k}\n" for a, n, _, k in data.actors),

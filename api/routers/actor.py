@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -48,7 +48,6 @@ from consent.tables import (
 from consent.terms import ConsentTerms
 from models.tables import Voice, VoiceArtifact
 from voicehub.db import utcnow
-from voicehub.metering.statements import royalty_statement, statement_csv
 
 router = APIRouter(prefix="/v1/actor", tags=["actor"])
 
@@ -534,19 +533,3 @@ def revoke_project_approval(
     body: ApprovalDecisionIn | None = None,
 ) -> ApprovalOut:
     return _decide(session, caller, runtime, approval_id, ApprovalStatus.REVOKED, body)
-
-
-@router.get(
-    "/royalty-statements/{period}",
-    summary="My royalty statement for a month, as CSV",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
-)
-def get_royalty_statement(period: str, session: SessionDep, caller: ActorRead) -> Response:
-    statement = royalty_statement(session, caller.actor_id, period)
-    filename = f"royalties-{caller.actor_id}-{period}.csv"
-    return Response(
-        statement_csv(statement),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import SessionDep, StudioBilling
 from api.schemas import Page, UsageOut
-from voicehub.metering.statements import check_period
+from voicehub.ledger.service import check_period
 from voicehub.metering.tables import UsageRecord
 from voicehub.pagination import paginate
 from voicehub.tenancy.scope import owned
@@ -47,6 +47,8 @@ def list_usage(
                 characters=u.characters,
                 audio_seconds=u.audio_ms / 1000,
                 currency=u.currency,
+                price_unit=u.price_unit,
+                rate_micros=u.rate_micros,
                 amount_micros=u.amount_micros,
                 period=u.period,
                 created_at=u.created_at,

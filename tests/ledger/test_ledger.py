@@ -277,13 +277,15 @@ def test_a_refund_is_a_new_entry_set_that_negates_the_usage_posting(
 def test_priced_per_second_of_audio_when_the_consent_says_so(
     client: TestClient, runtime: Runtime
 ) -> None:
-    _, _, takes = _deliver(client, runtime, currency="USD", price_per_second_micros=20_000)
+    studio, _, takes = _deliver(client, runtime, currency="USD", price_per_second_micros=20_000)
     with runtime.sessions() as session:
         for usage in session.scalars(select(UsageRecord)):
             assert usage.price_unit == "second" and usage.rate_micros == 20_000
             assert usage.amount_micros == (usage.audio_ms * 20_000 + 500) // 1000
             assert usage.amount_micros > 0
     assert {t["currency"] for t in takes} == {"USD"}
+    listed = client.get("/v1/usage", headers=studio.headers).json()["data"]
+    assert {(u["price_unit"], u["rate_micros"]) for u in listed} == {("second", 20_000)}
 
 
 def test_a_take_is_priced_at_the_version_in_force_when_it_committed(
