@@ -15,6 +15,7 @@ from api.deps import RuntimeDep
 from api.routers import (
     actor,
     approvals,
+    billing,
     builds,
     engines,
     events,
@@ -22,6 +23,7 @@ from api.routers import (
     jobs,
     platform,
     projects,
+    statements,
     studio,
     takes,
     usage,
@@ -94,6 +96,8 @@ def create_app(
         studio,
         platform,
         engines,
+        billing,
+        statements,
     ):
         app.include_router(module.router)
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 import voicehub.schema  # noqa: F401  (every table, whichever command runs)
 from consent.cli import add_consent_commands
+from voicehub.billing.cli import add_billing_commands
 from voicehub.errors import VoiceHubError
 from voicehub.ledger.cli import add_money_commands
 from voicehub.settings import get_settings
@@ -188,17 +189,41 @@ def _csv(value: str | None) -> list[str]:
 
 
 def _cmd_statement(args: argparse.Namespace) -> int:
-    from voicehub.db import make_engine, make_sessionmaker, transaction
-    from voicehub.metering.statements import royalty_statement, statement_csv
+    from voicehub.db import make_engine, make_sessionmaker
+    from voicehub.ledger.tables import PartyKind
+    from voicehub.metering.statement_pdf import statement_pdf
+    from voicehub.metering.statements import build_statement, statement_csv, statement_session
 
-    database = make_engine(get_settings().resolved_database_url)
-    with transaction(make_sessionmaker(database)) as session:
-        csv_text = statement_csv(royalty_statement(session, args.actor, args.period))
-    if args.out:
-        Path(args.out).write_text(csv_text, encoding="utf-8")
-        print(f"royalty statement written to {args.out}")
-    else:
-        sys.stdout.write(csv_text)
+    if args.format == "pdf" and not args.out:
+        print("error: a PDF statement needs --out FILE", file=sys.stderr)
+        return 2
+    settings = get_settings()
+    kind, party_id = (
+        (PartyKind.ACTOR, args.actor) if args.actor else (PartyKind.STUDIO, args.studio)
+    )
+    database = make_engine(settings.resolved_database_url)
+    with statement_session(make_sessionmaker(database)) as session:
+        statement = build_statement(
+            session, kind, party_id, args.period, thresholds=settings.payout_thresholds
+        )
+        if args.out is None:
+            for chunk in statement_csv(session, statement):
+                sys.stdout.write(chunk)
+            return 0
+        # Written beside the target and renamed at the end: never a half statement.
+        partial = Path(f"{args.out}.partial")
+        try:
+            with partial.open("wb") as out:
+                if args.format == "pdf":
+                    for data in statement_pdf(session, statement):
+                        out.write(data)
+                else:
+                    for chunk in statement_csv(session, statement):
+                        out.write(chunk.encode("utf-8"))
+            partial.replace(args.out)
+        finally:
+            partial.unlink(missing_ok=True)
+    print(f"{statement.title.lower()} ({args.format}) written to {args.out}")
     return 0
 
 
@@ -461,11 +486,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="the operator checked the signer's identity in person",
     )
     statement = command(
-        "statement", _cmd_statement, "Write an actor's royalty statement for a month as CSV."
+        "statement",
+        _cmd_statement,
+        "Write an actor's royalty statement or a studio's usage statement for a month"
+        " (CSV or PDF), the same document the API serves.",
     )
-    statement.add_argument("--actor", required=True, help="actor id (act_…)")
+    whose = statement.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--actor", help="actor id (act_…): the royalty statement")
+    whose.add_argument("--studio", help="studio id (std_…): the usage statement")
     statement.add_argument("--period", required=True, help="YYYY-MM")
-    statement.add_argument("--out", help="file to write (default: standard output)")
+    statement.add_argument("--format", choices=["csv", "pdf"], default="csv")
+    statement.add_argument(
+        "--out", help="file to write (default: standard output; a PDF needs a file)"
+    )
     synthesize = command(
         "synthesize",
         _cmd_synthesize,
@@ -496,6 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_consent_commands(commands)
     add_money_commands(commands)
+    add_billing_commands(commands)
     demo = command(
         "demo", _cmd_demo, "Seed demo data, run a bilingual script through the whole path, serve."
     )
