@@ -6,7 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# The same Debian packages as the Makefile's SYSTEM_PACKAGES: the espeak-ng C
+# The Debian packages of the Makefile's SYSTEM_PACKAGES that the service runs on (not
+# Chromium, which only the portal's browser tests need): the espeak-ng C
 # library and data (the espeak engine) and ffmpeg's libraries (torchcodec).
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \

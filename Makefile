@@ -11,10 +11,11 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 # Debian packages the engines load at run time: the espeak-ng C library and its
 # data (the espeak engine), ffmpeg's libraries (torchaudio decodes through
 # torchcodec, which links them), and a Japanese font for the lip-sync review
-# sheets (IPA Gothic: kana and kanji). The Dockerfile installs the same list.
-SYSTEM_PACKAGES := espeak-ng libespeak-ng1 espeak-ng-data ffmpeg fonts-ipafont-gothic
+# sheets (IPA Gothic: kana and kanji). The Dockerfile installs the same list;
+# Chromium only runs the portal's browser tests (Playwright, Debian's build).
+SYSTEM_PACKAGES := espeak-ng libespeak-ng1 espeak-ng-data ffmpeg fonts-ipafont-gothic chromium
 
-.PHONY: help demo test test-postgres test-sqlite check serve worker migrate bench clean system-packages
+.PHONY: help demo test test-postgres test-sqlite check serve worker migrate bench clean system-packages screenshots
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -67,6 +68,9 @@ test-postgres: $(STAMP) ## Run the suite on PostgreSQL (and Redis for the queue 
 
 test-sqlite: $(STAMP) ## Run the suite on SQLite with the embedded SQLite queue
 	VOICEHUB_TEST_DB=sqlite VOICEHUB_TEST_QUEUE=sqlite $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+screenshots: $(STAMP) ## Run the portal's browser tests and save their screenshots in docs/screenshots/
+	VOICEHUB_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/portal/test_browser_*.py $(PYTEST_ARGS)
 
 check: $(STAMP) ## Lint, format check, strict types, and migrations in step with the models
 	$(BIN)/ruff check .

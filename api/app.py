@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from api import problems
 from api.deps import RuntimeDep
+from api.portal import routes as portal
 from api.routers import (
     actor,
     approvals,
@@ -100,6 +101,7 @@ def create_app(
         statements,
     ):
         app.include_router(module.router)
+    portal.install(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
     def healthz(rt: RuntimeDep) -> dict[str, str]:

@@ -148,3 +148,24 @@ class ExportNotReady(Conflict):
 class ExportFailed(Conflict):
     code = "export_failed"
     title = "The export failed"
+
+
+class CsrfRejected(Forbidden):
+    code = "csrf_rejected"
+    title = "The form was not sent by this site"
+
+
+class SignInFailed(Unauthenticated):
+    code = "sign_in_failed"
+    title = "Wrong e-mail address or password"
+
+
+class SignInRateLimited(VoiceHubError):
+    status = 429
+    code = "sign_in_rate_limited"
+    title = "Too many failed sign-ins"
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    title = "An account with this e-mail address exists"

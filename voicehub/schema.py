@@ -1,5 +1,6 @@
 """Every table module, imported so `Base.metadata` knows the whole schema (Alembic)."""
 
+from api.portal import tables as portal_tables
 from consent import tables as consent_tables
 from models import tables as model_tables
 from models.builds import tables as build_tables
@@ -25,6 +26,7 @@ __all__ = [
     "metering_tables",
     "model_tables",
     "notification_tables",
+    "portal_tables",
     "production_tables",
     "synthesis_tables",
     "tenancy_tables",
