@@ -17,10 +17,15 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from api.app import create_app
 from voicehub.runtime import Runtime
+
+# Playwright's expectations wait 5 s by default. A verification that scores a recording,
+# or a recorder that must run for a few seconds, can take longer on a loaded CI machine:
+# waiting longer never makes a failing page pass, it only keeps a slow one from flaking.
+expect.set_options(timeout=30_000)
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE = {"width": 375, "height": 812}
