@@ -14,12 +14,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.deps import ActorPrincipal
 from api.portal.tables import AccountKind, PortalAccount, PortalAccountActor, SignInAttempt
 from consent.service import create_actor
 from consent.tables import Actor
 from voicehub.db import utcnow
 from voicehub.errors import EmailTaken, InvalidInput, SignInFailed, SignInRateLimited
 from voicehub.ids import new_id
+from voicehub.tenancy.service import Principal
 
 # argon2-cffi's defaults are argon2id (RFC 9106's low-memory profile).
 _hasher = PasswordHasher()
@@ -149,3 +151,10 @@ def sign_in(session: Session, *, email: str, password: str, client: str) -> Port
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = _hasher.hash(password)
     return account
+
+
+def acting_as(actor_id: str) -> ActorPrincipal:
+    """The portal acts for the session's actor as the actor's own API key would, so the
+    REST API's actor handlers serve its pages unchanged."""
+    principal = Principal(key_id="portal", scopes=frozenset({"read", "consent"}), actor_id=actor_id)
+    return ActorPrincipal(actor_id, principal)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api.deps import ActorPrincipal, get_raw_body
+from api.deps import get_raw_body
 from api.portal import auth, csrf, i18n
 from api.portal.routes import (
     Context,
@@ -56,7 +56,6 @@ from models.tables import Voice, VoiceArtifact
 from voicehub.db import utcnow
 from voicehub.errors import CsrfRejected, InvalidInput, NotFound, PayloadTooLarge, VoiceHubError
 from voicehub.runtime import Runtime
-from voicehub.tenancy.service import Principal
 
 router = APIRouter(include_in_schema=False)
 
@@ -546,11 +545,8 @@ def download_receipt(ctx: Ctx, consent_id: str) -> Response:
         return who
     actor_id = who[0]
     runtime: Runtime = ctx.request.app.state.runtime
-    caller = ActorPrincipal(
-        actor_id, Principal(key_id="portal", scopes=frozenset({"read"}), actor_id=actor_id)
-    )
     try:
-        receipt = get_receipt(consent_id, ctx.db, caller, runtime)
+        receipt = get_receipt(consent_id, ctx.db, auth.acting_as(actor_id), runtime)
     except VoiceHubError as error:
         return error_page(ctx, error)
     return Response(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Response
 from fastapi.responses import RedirectResponse
 
-from api.deps import ActorPrincipal, RuntimeDep
+from api.deps import RuntimeDep
 from api.portal import auth, csrf, i18n
 from api.portal.routes import Context, Ctx, OptionalField, error_page, render, signed_in, to_sign_in
 from api.routers.billing import (
@@ -26,9 +26,9 @@ from api.routers.billing import (
 from api.routers.statements import (
     PeriodStatementOut,
     StatementPeriodOut,
-    _download,
-    _periods,
-    _summary,
+    statement_download,
+    statement_list,
+    statement_summary,
 )
 from voicehub.billing.stripe_gateway import StripeNotConfigured
 from voicehub.db import utcnow
@@ -38,7 +38,6 @@ from voicehub.ledger.tables import PartyKind
 from voicehub.metering.currency import format_minor, micros_per_minor
 from voicehub.metering.statements import build_statement, grouped, statement_session
 from voicehub.runtime import Runtime
-from voicehub.tenancy.service import Principal
 
 router = APIRouter(include_in_schema=False)
 
@@ -237,13 +236,7 @@ def studio_charts(runtime: Runtime, actor_id: str, periods: list[str]) -> list[C
 
 
 def payouts_of(ctx: Context, actor_id: str) -> list[PayoutOut]:
-    return list_payouts(ctx.db, _caller(actor_id), 100, None).data
-
-
-def _caller(actor_id: str) -> ActorPrincipal:
-    """The portal acts for the session's actor as the actor's own API key would."""
-    principal = Principal(key_id="portal", scopes=frozenset({"read", "consent"}), actor_id=actor_id)
-    return ActorPrincipal(actor_id, principal)
+    return list_payouts(ctx.db, auth.acting_as(actor_id), 100, None).data
 
 
 def current_actor(ctx: Context) -> str | VoiceHubError | None:
@@ -269,8 +262,8 @@ def earnings_page(
         return render(ctx, "earnings_page.html", status, actor_id=None)
     period = period_of(utcnow())
     months = last_months(period)
-    current: PeriodStatementOut = _summary(runtime, PartyKind.ACTOR, actor_id, period)
-    listing = _periods(ctx.db, runtime, PartyKind.ACTOR, actor_id).data
+    current: PeriodStatementOut = statement_summary(runtime, PartyKind.ACTOR, actor_id, period)
+    listing = statement_list(ctx.db, runtime, PartyKind.ACTOR, actor_id).data
     account: PayoutAccountOut = payout_account_out(ctx.db, runtime.settings, actor_id)
     return render(
         ctx,
@@ -314,7 +307,7 @@ def download_statement(ctx: Ctx, runtime: RuntimeDep, period: str, file_format: 
         )
     try:
         check_period(period)
-        return _download(runtime, PartyKind.ACTOR, actor_id, period, file_format)
+        return statement_download(runtime, PartyKind.ACTOR, actor_id, period, file_format)
     except InvalidInput as error:
         message = ctx.t("earnings_bad_period", period=period)
         return render(ctx, "error.html", 422, message=message, code=error.code)
@@ -343,7 +336,7 @@ def open_payouts(
         opened = open_payout_account(
             ctx.db,
             runtime,
-            _caller(actor_id),
+            auth.acting_as(actor_id),
             Response(),
             PayoutAccountIn(country=(country or "JP").strip() or "JP"),
         )

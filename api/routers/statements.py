@@ -111,7 +111,7 @@ class StatementPeriodOut(BaseModel):
     currencies: list[FiguresOut]
 
 
-def _periods(
+def statement_list(
     session: SessionDep, runtime: Runtime, kind: PartyKind, party_id: str
 ) -> Page[StatementPeriodOut]:
     rows = statement_periods(session, kind, party_id, thresholds=runtime.settings.payout_thresholds)
@@ -129,7 +129,9 @@ def _periods(
     )
 
 
-def _summary(runtime: Runtime, kind: PartyKind, party_id: str, period: str) -> PeriodStatementOut:
+def statement_summary(
+    runtime: Runtime, kind: PartyKind, party_id: str, period: str
+) -> PeriodStatementOut:
     """Read in a snapshot of its own, so the figures and the subtotals beside them (and so
     `reconciled`) are of the same moment while lines are being delivered."""
     check_period(period)
@@ -140,7 +142,7 @@ def _summary(runtime: Runtime, kind: PartyKind, party_id: str, period: str) -> P
     return PeriodStatementOut.model_validate(statement_json(statement))
 
 
-def _download(
+def statement_download(
     runtime: Runtime, kind: PartyKind, party_id: str, period: str, file_format: str
 ) -> StreamingResponse:
     """The statement streamed from a snapshot opened here, so a bad request fails before
@@ -191,7 +193,7 @@ def list_actor_statements(
 ) -> Page[StatementPeriodOut]:
     """Newest first: open months (running, provisional figures) and every closed month, per
     currency, with the payout status of each."""
-    return _periods(session, runtime, PartyKind.ACTOR, caller.actor_id)
+    return statement_list(session, runtime, PartyKind.ACTOR, caller.actor_id)
 
 
 @router.get("/v1/actor/statements/{period}", summary="My royalty statement for a month")
@@ -200,7 +202,7 @@ def get_actor_statement(
 ) -> PeriodStatementOut:
     """Figures, subtotals per studio and project, carried remainders and payout status; the
     lines themselves are in the CSV and PDF."""
-    return _summary(runtime, PartyKind.ACTOR, caller.actor_id, period)
+    return statement_summary(runtime, PartyKind.ACTOR, caller.actor_id, period)
 
 
 @router.get(
@@ -212,7 +214,7 @@ def get_actor_statement(
 def get_actor_statement_csv(
     period: PeriodPath, caller: ActorRead, runtime: RuntimeDep
 ) -> StreamingResponse:
-    return _download(runtime, PartyKind.ACTOR, caller.actor_id, period, "csv")
+    return statement_download(runtime, PartyKind.ACTOR, caller.actor_id, period, "csv")
 
 
 @router.get(
@@ -224,7 +226,7 @@ def get_actor_statement_csv(
 def get_royalty_statement(
     period: PeriodPath, caller: ActorRead, runtime: RuntimeDep
 ) -> StreamingResponse:
-    return _download(runtime, PartyKind.ACTOR, caller.actor_id, period, "csv")
+    return statement_download(runtime, PartyKind.ACTOR, caller.actor_id, period, "csv")
 
 
 @router.get(
@@ -236,7 +238,7 @@ def get_royalty_statement(
 def get_actor_statement_pdf(
     period: PeriodPath, caller: ActorRead, runtime: RuntimeDep
 ) -> StreamingResponse:
-    return _download(runtime, PartyKind.ACTOR, caller.actor_id, period, "pdf")
+    return statement_download(runtime, PartyKind.ACTOR, caller.actor_id, period, "pdf")
 
 
 @router.get("/v1/statements", summary="The studio's usage statements: every month, with figures")
@@ -245,7 +247,7 @@ def list_studio_statements(
 ) -> Page[StatementPeriodOut]:
     """Newest first: open months (running, provisional figures) and every closed month, per
     currency, with the invoice status of each."""
-    return _periods(session, runtime, PartyKind.STUDIO, caller.studio_id)
+    return statement_list(session, runtime, PartyKind.STUDIO, caller.studio_id)
 
 
 @router.get("/v1/statements/{period}", summary="The studio's usage statement for a month")
@@ -254,7 +256,7 @@ def get_studio_statement(
 ) -> PeriodStatementOut:
     """The invoice basis: figures, subtotals per project, carried remainders and invoice
     status; the lines themselves are in the CSV and PDF."""
-    return _summary(runtime, PartyKind.STUDIO, caller.studio_id, period)
+    return statement_summary(runtime, PartyKind.STUDIO, caller.studio_id, period)
 
 
 @router.get(
@@ -266,7 +268,7 @@ def get_studio_statement(
 def get_studio_statement_csv(
     period: PeriodPath, caller: StudioBilling, runtime: RuntimeDep
 ) -> StreamingResponse:
-    return _download(runtime, PartyKind.STUDIO, caller.studio_id, period, "csv")
+    return statement_download(runtime, PartyKind.STUDIO, caller.studio_id, period, "csv")
 
 
 @router.get(
@@ -278,4 +280,4 @@ def get_studio_statement_csv(
 def get_studio_statement_pdf(
     period: PeriodPath, caller: StudioBilling, runtime: RuntimeDep
 ) -> StreamingResponse:
-    return _download(runtime, PartyKind.STUDIO, caller.studio_id, period, "pdf")
+    return statement_download(runtime, PartyKind.STUDIO, caller.studio_id, period, "pdf")
