@@ -145,7 +145,9 @@ def test_project_subtitles_read_back_at_the_takes_placements(
     episode = _episode(client, runtime)
     placed = _placements(runtime, episode)
     base = f"/v1/projects/{episode.project_id}/exports"
-    assert placed[-1].start.denominator > 1000, "the follow-on take starts between milliseconds"
+    # Takes end on sample counts, so the rounding to whole milliseconds below is exercised.
+    # (The follow-on take's start depends on the drawn seed's length, so it is not always.)
+    assert any((p.end * 1000).denominator > 1 for p in placed), "some take ends between milliseconds"
 
     srt = _get(client, episode.studio, f"{base}/srt")
     assert srt.headers["content-type"].startswith("application/x-subrip")
