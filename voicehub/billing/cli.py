@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
-from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
 import voicehub.schema  # noqa: F401  (every table, whichever command runs)
+from voicehub.commands import add_command
 from voicehub.db import make_engine, make_sessionmaker
 from voicehub.metering.currency import format_minor
 from voicehub.settings import get_settings
@@ -27,15 +27,7 @@ def _sessions() -> sessionmaker[Session]:
 def add_billing_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the `billing` and `payouts` command groups on the main CLI's subparsers."""
 
-    def command(
-        commands: argparse._SubParsersAction[argparse.ArgumentParser],
-        name: str,
-        handler: Callable[[argparse.Namespace], int],
-        help_text: str,
-    ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(handler=handler)
-        return sub
+    command = add_command
 
     help_text = "Send studios' invoices to Stripe; process stored Stripe events."
     billing = subparsers.add_parser("billing", help=help_text, description=help_text)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
-from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
 import voicehub.schema  # noqa: F401  (every table, whichever command runs)
+from voicehub.commands import add_command
 from voicehub.db import make_engine, make_sessionmaker, transaction
 from voicehub.settings import get_settings
 
@@ -28,15 +28,7 @@ def add_money_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
         parser = subparsers.add_parser(name, help=help_text, description=help_text)
         return parser.add_subparsers(dest=f"{name}_command", required=True)
 
-    def command(
-        commands: argparse._SubParsersAction[argparse.ArgumentParser],
-        name: str,
-        handler: Callable[[argparse.Namespace], int],
-        help_text: str,
-    ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(handler=handler)
-        return sub
+    command = add_command
 
     ledger = group("ledger", "Check the ledger's invariants, refund a take, show balances.")
     command(
