@@ -8,10 +8,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # The Debian packages of the Makefile's SYSTEM_PACKAGES that the service runs on (not
 # Chromium, which only the portal's browser tests need): the espeak-ng C
-# library and data (the espeak engine) and ffmpeg's libraries (torchcodec).
+# library and data (the espeak engine), ffmpeg (torchcodec; clips to identify) and
+# libchromaprint (take fingerprints).
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        espeak-ng libespeak-ng1 espeak-ng-data ffmpeg fonts-ipafont-gothic \
+        espeak-ng libespeak-ng1 espeak-ng-data ffmpeg fonts-ipafont-gothic libchromaprint1 \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src

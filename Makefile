@@ -12,8 +12,9 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 # data (the espeak engine), ffmpeg's libraries (torchaudio decodes through
 # torchcodec, which links them), and a Japanese font for the lip-sync review
 # sheets (IPA Gothic: kana and kanji). The Dockerfile installs the same list;
-# Chromium only runs the portal's browser tests (Playwright, Debian's build).
-SYSTEM_PACKAGES := espeak-ng libespeak-ng1 espeak-ng-data ffmpeg fonts-ipafont-gothic chromium
+# Chromium only runs the portal's browser tests (Playwright, Debian's build);
+# libchromaprint1 makes each take's acoustic fingerprint (through pyacoustid).
+SYSTEM_PACKAGES := espeak-ng libespeak-ng1 espeak-ng-data ffmpeg fonts-ipafont-gothic chromium libchromaprint1
 
 .PHONY: help demo test test-postgres test-sqlite check serve worker migrate bench clean system-packages screenshots
 

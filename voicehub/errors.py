@@ -169,3 +169,25 @@ class SignInRateLimited(VoiceHubError):
 class EmailTaken(Conflict):
     code = "email_taken"
     title = "An account with this e-mail address exists"
+
+
+class ClipUnusable(InvalidInput):
+    """A clip sent to be identified cannot be: `reason` says why, and nothing is guessed.
+
+    Reasons: `too_short`, `silent`, `corrupt`, `unsupported_format`, `too_long`.
+    """
+
+    code = "clip_unusable"
+    title = "The clip cannot be identified"
+
+    def __init__(self, detail: str, *, reason: str, **extra: object) -> None:
+        super().__init__(detail, reason=reason, **extra)
+        self.reason = reason
+
+
+class CredentialsUnavailable(VoiceHubError):
+    """The platform's Content Credentials signing certificate or key is missing or unreadable."""
+
+    status = 503
+    code = "credentials_unavailable"
+    title = "Content Credentials cannot be signed"

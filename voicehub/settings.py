@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     master_key: str = ""
     # Ed25519 key that signs consent receipts (PEM). Created in development.
     receipt_key_path: Path | None = None
+    # Content Credentials (docs/PROVENANCE.md): every delivered take carries a C2PA manifest
+    # signed with this P-256 key and its certificate chain (PEM: the signing certificate
+    # first, then the CA that issued it). Development makes a CA and a signing certificate
+    # under data_dir/keys/c2pa; production must set both paths.
+    c2pa_cert_path: Path | None = None
+    c2pa_key_path: Path | None = None
+    # The operator's trust anchors (PEM, one or more CA certificates): a manifest whose
+    # chain ends at one of them reads as trusted; any other valid one as untrusted.
+    c2pa_trust_anchors_path: Path | None = None
     # Speaker verification of consent statements (cosine similarity of embeddings):
     # at or above `accept` verifies; below `reject` is another speaker; between
     # waits for an operator's review.
@@ -145,6 +154,8 @@ class Settings(BaseSettings):
                     ("VOICEHUB_QUEUE_URL", self.queue_url),
                     ("VOICEHUB_MASTER_KEY", self.master_key),
                     ("VOICEHUB_RECEIPT_KEY_PATH", str(self.receipt_key_path or "")),
+                    ("VOICEHUB_C2PA_CERT_PATH", str(self.c2pa_cert_path or "")),
+                    ("VOICEHUB_C2PA_KEY_PATH", str(self.c2pa_key_path or "")),
                     # Studios are billed and actors paid through Stripe, and its webhooks
                     # cannot be trusted without the endpoint's secret.
                     ("VOICEHUB_STRIPE_API_KEY", self.stripe_api_key),

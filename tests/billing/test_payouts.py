@@ -463,9 +463,11 @@ def test_thresholds_and_production_settings_are_checked_at_start_up(tmp_path: Pa
         "queue_url": "redis://queue:6379/0",
         "master_key": "a" * 44,
         "receipt_key_path": tmp_path / "receipt.pem",
+        "c2pa_cert_path": tmp_path / "c2pa-chain.pem",
+        "c2pa_key_path": tmp_path / "c2pa-key.pem",
     }
     with pytest.raises(
-        ValidationError, match="VOICEHUB_STRIPE_API_KEY, VOICEHUB_STRIPE_WEBHOOK_SECRET"
+        ValidationError, match="requires VOICEHUB_STRIPE_API_KEY, VOICEHUB_STRIPE_WEBHOOK_SECRET"
     ):
         Settings(**production)  # type: ignore[arg-type]
     assert Settings(
