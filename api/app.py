@@ -21,6 +21,7 @@ from api.routers import (
     engines,
     events,
     exports,
+    identify,
     jobs,
     platform,
     projects,
@@ -99,6 +100,7 @@ def create_app(
         engines,
         billing,
         statements,
+        identify,
     ):
         app.include_router(module.router)
     portal.install(app)

@@ -923,3 +923,95 @@ class ExportJobProgressOut(BaseModel):
     percent: float
     files_total: int
     files_done: int
+
+
+class TakeCreditOut(BaseModel):
+    """What a take's Content Credentials say about it (the `com.voicehub.take` assertion)."""
+
+    take_id: str
+    line_id: str
+    cut_id: str
+    project_id: str
+    studio_id: str
+    voice_id: str
+    actor_name: str = Field(description="The actor's credited name.")
+    consent_version_id: str
+    language: str
+    created_at: str
+
+
+class CredentialsOut(BaseModel):
+    """A file's C2PA manifest as read back and verified with c2pa's own reader."""
+
+    state: Literal["trusted", "untrusted", "invalid", "absent"] = Field(
+        description="trusted: valid, and signed by a certificate that chains to one of the"
+        " operator's trust anchors; untrusted: valid signature and hashes, but the signer is not"
+        " trusted (a development certificate, or an unknown key); invalid: the file or the"
+        " manifest was altered or cannot be verified; absent: no manifest."
+    )
+    validation_codes: list[str] = Field(
+        description="The reader's status codes, e.g. signingCredential.untrusted."
+    )
+    digital_source_type: str | None
+    generator: str | None
+    signer: str | None
+    credit: TakeCreditOut | None
+
+
+class IdentifyMethodOut(BaseModel):
+    method: Literal["chromaprint", "landmarks"]
+    outcome: Literal["matched", "no_match", "too_short"]
+    detail: str
+    best_confidence: float | None
+
+
+class IdentifiedStudioOut(BaseModel):
+    id: str
+    name: str
+
+
+class IdentifiedActorOut(BaseModel):
+    id: str
+    credited_name: str
+
+
+class IdentifiedTakeOut(BaseModel):
+    """A VoiceHub take the clip was identified as."""
+
+    take_id: str
+    line_id: str
+    voice_id: str
+    voice_name: str
+    actor: IdentifiedActorOut
+    studio: IdentifiedStudioOut
+    made_at: dt.datetime
+    confidence: float = Field(description="0–1; only matches the method accepts are listed.")
+    methods: list[Literal["chromaprint", "landmarks"]]
+    take_start_seconds: float = Field(
+        description="Where the take starts on the clip's clock; negative when the clip is an"
+        " excerpt that starts inside the take."
+    )
+    text: str | None = Field(
+        description="The line's text: only for the studio that made the take and the actor whose"
+        " voice it is; null for anyone else."
+    )
+    project_id: str | None = Field(description="As `text`: null unless it is yours.")
+    cut_id: str | None = Field(description="As `text`: null unless it is yours.")
+
+
+class IdentificationOut(BaseModel):
+    identified: bool = Field(
+        description="True when at least one take matched; false names nobody (never a guess)."
+    )
+    clip_seconds: float
+    matches: list[IdentifiedTakeOut] = Field(
+        description="Best first; a scene with several VoiceHub lines lists each of them."
+    )
+    methods: list[IdentifyMethodOut] = Field(
+        description="What each fingerprint method made of the clip: matched, no_match, or"
+        " too_short (Chromaprint needs about 3 s)."
+    )
+    content_credentials: CredentialsOut | None = Field(
+        description="The clip's own C2PA manifest when it still carries one (WAV or MP3), else"
+        " null. A manifest alone attributes nothing: it can be copied onto other audio."
+    )

@@ -21,6 +21,7 @@ from consent.cli import add_consent_commands
 from voicehub.billing.cli import add_billing_commands
 from voicehub.errors import VoiceHubError
 from voicehub.ledger.cli import add_money_commands
+from voicehub.provenance.cli import add_provenance_commands
 from voicehub.settings import get_settings
 
 
@@ -530,6 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_consent_commands(commands)
     add_money_commands(commands)
     add_billing_commands(commands)
+    add_provenance_commands(commands)
     demo = command(
         "demo", _cmd_demo, "Seed demo data, run a bilingual script through the whole path, serve."
     )

@@ -23,9 +23,11 @@ from models.engines.registry import EngineRegistry
 from models.vault import Vault, load_master_key
 from voicehub.db import make_engine, make_sessionmaker
 from voicehub.notifications.service import emit_event
+from voicehub.provenance.credentials import SigningIdentity
 from voicehub.queue import JobQueue, make_huey
 from voicehub.settings import Settings
 from voicehub.storage import LocalStorage
+from voicehub.synthesis.service import Synthesizer
 
 _loading = threading.Lock()
 
@@ -54,6 +56,18 @@ class Runtime:
     @cached_property
     def receipt_key(self) -> ReceiptKey:
         return ReceiptKey.load(self.settings)
+
+    @cached_property
+    def signing_identity(self) -> SigningIdentity:
+        """The key and certificate chain that sign every take's Content Credentials."""
+        return SigningIdentity.load(self.settings)
+
+    @property
+    def synthesizer(self) -> Synthesizer:
+        """What the path of one line needs from this process."""
+        return Synthesizer(
+            self.engines, self.storage, self.settings.max_line_chars, self.signing_identity
+        )
 
     @property
     def consent_effects(self) -> Effects:

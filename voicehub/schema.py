@@ -11,6 +11,7 @@ from voicehub.ledger import tables as ledger_tables
 from voicehub.metering import tables as metering_tables
 from voicehub.notifications import tables as notification_tables
 from voicehub.production import tables as production_tables
+from voicehub.provenance import tables as provenance_tables
 from voicehub.synthesis import tables as synthesis_tables
 from voicehub.tenancy import tables as tenancy_tables
 
@@ -28,6 +29,7 @@ __all__ = [
     "notification_tables",
     "portal_tables",
     "production_tables",
+    "provenance_tables",
     "synthesis_tables",
     "tenancy_tables",
 ]

@@ -21,7 +21,7 @@ from voicehub.metering.tables import UsageRecord
 from voicehub.pagination import paginate
 from voicehub.production.tables import Line, LineApproval, Take
 from voicehub.production.takes import is_stale
-from voicehub.synthesis.service import Synthesizer, per_call_settings, synthesize_line
+from voicehub.synthesis.service import per_call_settings, synthesize_line
 from voicehub.tenancy.scope import get_owned, owned
 
 router = APIRouter(tags=["takes"])
@@ -121,7 +121,7 @@ def create_take(
     body = body or TakeIn()
     take, _ = synthesize_line(
         session,
-        Synthesizer(runtime.engines, runtime.storage, runtime.settings.max_line_chars),
+        runtime.synthesizer,
         studio_id=caller.studio_id,
         line_id=line_id,
         settings=per_call_settings(body.speed, body.sentence_pause, body.seed),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,7 +20,7 @@ from voicehub.db import transaction, utcnow
 from voicehub.metering.tables import UsageRecord
 from voicehub.production.tables import Take
 from voicehub.runtime import Runtime
-from voicehub.synthesis.service import Synthesizer, synthesize_line
+from voicehub.synthesis.service import synthesize_line
 
 
 def _counts(runtime: Runtime) -> tuple[int, int]:
@@ -241,7 +241,7 @@ def test_a_revocation_that_lands_during_synthesis_wins(
     with pytest.raises(ConsentRevoked), transaction(runtime.sessions) as session:
         synthesize_line(
             session,
-            Synthesizer(racing, runtime.storage, 1000),
+            replace(runtime.synthesizer, engines=racing),
             studio_id=studio.id,
             line_id=project.line_ids[0],
         )

@@ -147,7 +147,9 @@ def test_project_subtitles_read_back_at_the_takes_placements(
     base = f"/v1/projects/{episode.project_id}/exports"
     # Takes end on sample counts, so the rounding to whole milliseconds below is exercised.
     # (The follow-on take's start depends on the drawn seed's length, so it is not always.)
-    assert any((p.end * 1000).denominator > 1 for p in placed), "some take ends between milliseconds"
+    assert any((p.end * 1000).denominator > 1 for p in placed), (
+        "some take ends between milliseconds"
+    )
 
     srt = _get(client, episode.studio, f"{base}/srt")
     assert srt.headers["content-type"].startswith("application/x-subrip")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import wave
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -45,7 +46,17 @@ def _take(
     response = client.post(f"/v1/lines/{line_id}/takes", json=body, headers=studio.headers)
     assert response.status_code == 201, response.text
     take = response.json()
-    return take, client.get(take["audio_url"], headers=studio.headers).content
+    return take, _pcm(client.get(take["audio_url"], headers=studio.headers).content)
+
+
+def _pcm(wav: bytes) -> bytes:
+    """The WAV's audio frames, byte for byte.
+
+    Each take's file also carries its own signed Content Credentials (its take id,
+    a fresh signature), so two takes' files differ even when their audio does not.
+    """
+    with wave.open(io.BytesIO(wav)) as reader:
+        return reader.readframes(reader.getnframes())
 
 
 def test_the_same_seed_gives_the_same_take_and_the_take_says_how_it_was_made(
@@ -61,7 +72,7 @@ def test_the_same_seed_gives_the_same_take_and_the_take_says_how_it_was_made(
 
     assert first["id"] != again["id"]
     assert (first["speed"], first["sentence_pause"], first["seed"]) == (1.1, 0.3, 1234)
-    assert first_audio == again_audio, "same line, settings and seed: the same bytes"
+    assert first_audio == again_audio, "same line, settings and seed: the same audio bytes"
     assert other["seed"] == 1235 and other_audio != first_audio
     listed = client.get(f"/v1/lines/{line}/takes", headers=studio.headers).json()["data"]
     assert [t["seed"] for t in listed] == [1234, 1234, 1235]
@@ -88,7 +99,7 @@ def test_the_sentence_pause_is_silence_of_that_length_in_the_timing(
     line = project.line_ids[0]
 
     tight, _ = _take(client, studio, line, {"seed": 5, "sentence_pause": 0})
-    paused, paused_audio = _take(client, studio, line, {"seed": 5, "sentence_pause": 0.8})
+    paused, _ = _take(client, studio, line, {"seed": 5, "sentence_pause": 0.8})
 
     assert paused["duration_seconds"] - tight["duration_seconds"] == pytest.approx(0.8, abs=1e-4)
     timing = client.get(paused["timing_url"], headers=studio.headers).json()
@@ -99,7 +110,9 @@ def test_the_sentence_pause_is_silence_of_that_length_in_the_timing(
     assert words == ["Bring", "the", "lantern", "We", "leave", "at", "dawn"]
     lantern, we = timing["words"][2], timing["words"][3]
     assert lantern["end_seconds"] <= pauses[0]["start_seconds"] < we["start_seconds"]
-    samples, rate = soundfile.read(io.BytesIO(paused_audio), dtype="float64")
+    # The delivered file, signed Content Credentials and all, as libsndfile reads it.
+    delivered = client.get(paused["audio_url"], headers=studio.headers).content
+    samples, rate = soundfile.read(io.BytesIO(delivered), dtype="float64")
     assert rate == 48000 and len(samples) == timing["num_samples"]
     start = pauses[0]["start_sample"]
     inside = samples[start + 480 : start + pauses[0]["samples"] - 480]
@@ -168,7 +181,7 @@ def test_a_job_renders_every_line_with_its_controls(client: TestClient, runtime:
     with runtime.sessions() as session:
         take = session.scalars(select(Take).where(Take.job_id == job["id"])).one()
         assert (take.speed, take.sentence_pause, take.seed) == (1.2, 0.2, 7)
-        job_audio = runtime.storage.get(take.audio_key)
+        job_audio = _pcm(runtime.storage.get(take.audio_key))
     _, single_audio = _take(client, studio, project.line_ids[0], controls)
     assert job_audio == single_audio, "a job's take is the single-line take with the same controls"
 

@@ -96,7 +96,7 @@ def _job(runtime: Runtime, job_id: str) -> SynthesisJob:
 
 
 def _synthesizer(runtime: Runtime) -> Synthesizer:
-    return Synthesizer(runtime.engines, runtime.storage, runtime.settings.max_line_chars)
+    return runtime.synthesizer
 
 
 @pytest.fixture(autouse=True)

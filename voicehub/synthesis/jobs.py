@@ -21,7 +21,6 @@ from voicehub.production.takes import approve_if_unapproved, check_cuts_of_proje
 from voicehub.queue import JobQueue
 from voicehub.runtime import Runtime
 from voicehub.synthesis.service import (
-    Synthesizer,
     UsageKeyTaken,
     synthesize_line,
     usage_exists,
@@ -191,7 +190,7 @@ def run_synthesis_job(runtime: Runtime, job_id: str) -> None:
     same line at once one commits it and the other skips it. Each line ends with at
     most one take and one charge, counted once in `lines_done` or `lines_failed`.
     """
-    synthesizer = Synthesizer(runtime.engines, runtime.storage, runtime.settings.max_line_chars)
+    synthesizer = runtime.synthesizer
     with transaction(runtime.sessions) as session:
         if session.get(SynthesisJob, job_id) is None:
             log.warning("synthesis job %s not found", job_id)

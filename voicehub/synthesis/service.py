@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from consent.gate import GateRequest, consent_gate
+from consent.tables import Actor
 from models.engines import SynthesisResult, SynthesisSettings
 from models.engines.registry import EngineRegistry
 from models.serving import engine_for_voice
@@ -36,6 +37,8 @@ from voicehub.metering.service import record_usage
 from voicehub.metering.tables import UsageRecord
 from voicehub.production.service import check_line_text
 from voicehub.production.tables import Character, Line, Project, Take
+from voicehub.provenance.credentials import SigningIdentity, TakeCredit, sign_wav
+from voicehub.provenance.index import store_fingerprints, take_fingerprints
 from voicehub.storage import LocalStorage
 from voicehub.tenancy.scope import get_owned
 from voicehub.tenancy.service import delivery_spec
@@ -53,11 +56,13 @@ class UsageKeyTaken(IdempotencyKeyInUse):
 
 @dataclass(frozen=True)
 class Synthesizer:
-    """What the pipeline needs from the running process."""
+    """What the pipeline needs from the running process (`Runtime.synthesizer` builds it)."""
 
     engines: EngineRegistry
     storage: LocalStorage
     max_line_chars: int
+    # Signs every take's Content Credentials (docs/PROVENANCE.md).
+    signing: SigningIdentity
 
 
 def timing_document(result: SynthesisResult) -> dict[str, Any]:
@@ -163,6 +168,8 @@ def synthesize_line(
         )
     mastered = master(rendered, spec)
     result = mastered.result
+    # Fingerprinted as delivered, before the consent row is locked: the lock is held to commit.
+    fingerprints = take_fingerprints(result.audio, result.sample_rate)
 
     version = consent_gate(session, gate, lock=True, passed=allowed)
     take_id = new_id("take")
@@ -197,9 +204,25 @@ def synthesize_line(
     )
     session.add(take)
     session.flush()
+    store_fingerprints(session, take.id, fingerprints, seconds=result.duration_seconds)
     # The audio first: the usage posting moves the ledger's hot account rows, whose locks
     # are held until commit, so nothing slow comes after it.
-    synthesizer.storage.put_in_transaction(session, take.audio_key, mastered.wav)
+    actor = session.get(Actor, voice.actor_id)
+    credit = TakeCredit(
+        take_id=take.id,
+        line_id=line.id,
+        cut_id=line.cut_id,
+        project_id=project.id,
+        studio_id=studio_id,
+        voice_id=voice.id,
+        actor_name=actor.credited_name if actor is not None else "",
+        consent_version_id=version.id,
+        language=line.language,
+        created_at=take.created_at.isoformat(),
+    )
+    synthesizer.storage.put_in_transaction(
+        session, take.audio_key, sign_wav(mastered.wav, credit, synthesizer.signing)
+    )
     try:
         # In a savepoint, so that after losing the race for the key (its unique index
         # decides, once the winner commits) this transaction can still ask who won.
