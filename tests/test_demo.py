@@ -82,3 +82,8 @@ def test_demo_runs_the_whole_path_and_writes_its_outputs(tmp_path: Path) -> None
         assert int(month["royalty_micros"]) == sum(int(r["royalty_micros"]) for r in lines) > 0
         assert path.with_suffix(".pdf").read_bytes().startswith(b"%PDF-")
     assert "every invariant holds" in result.stdout, "the demo ends with a clean ledger check"
+    # Every take is signed under the development CA that the demo made, and reads back
+    # untrusted (no trust anchor configured); a re-encoded take is traced back to its line.
+    assert (tmp_path / "data" / "keys" / "c2pa" / "ca.pem").exists()
+    assert result.stdout.count("C2PA untrusted") == 4
+    assert "found-in-the-wild.mp3 (64 kbit/s, no manifest left) → take take_" in result.stdout

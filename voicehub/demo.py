@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+import subprocess
 import threading
 import time
 import zipfile
@@ -208,6 +209,31 @@ def _check(response: httpx.Response) -> Any:
     return response.json() if "json" in content_type else response.content
 
 
+def _trace_a_clip(http: httpx.Client, studio: dict[str, str], output: Path) -> None:
+    """A take's file leaves the building as a 64 kbit/s MP3; `POST /v1/identify` traces it back."""
+    wavs = sorted(output.glob("*/*.wav"), key=lambda path: path.stat().st_size)
+    if not wavs:
+        return
+    found = subprocess.run(
+        [
+            *("ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(wavs[-1])),
+            *("-codec:a", "libmp3lame", "-b:a", "64k", "-f", "mp3", "pipe:1"),
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    (output / "found-in-the-wild.mp3").write_bytes(found)
+    answer = _check(http.post("/v1/identify", content=found, headers=studio))
+    for match in answer["matches"][:1]:
+        print(
+            f"  found-in-the-wild.mp3 (64 kbit/s, no manifest left) → take {match['take_id']},"
+            f" voice of {match['actor']['credited_name']}, studio {match['studio']['name']}"
+            f" (confidence {match['confidence']:.2f}, {' + '.join(match['methods'])})"
+        )
+    if not answer["identified"]:
+        print("  found-in-the-wild.mp3: not identified")
+
+
 def _follow(
     http: httpx.Client,
     url: str,
@@ -312,10 +338,13 @@ def drive(base_url: str, data: DemoData, output: Path) -> None:
                     take = _check(http.get(take_url, headers=studio))
                     wav = _check(http.get(f"{take_url}/audio", headers=studio))
                     (folder / f"{line['id']}.wav").write_bytes(wav)
+                    credentials = _check(http.get(f"{take_url}/credentials", headers=studio))
                     print(
                         f"    {line['id']}: {take['engine']}, {take['sample_rate']} Hz"
                         f" {take['bit_depth']}-bit, {take['loudness_lufs']:.1f} LUFS,"
-                        f" true peak {take['true_peak_dbtp']:.1f} dBTP"
+                        f" true peak {take['true_peak_dbtp']:.1f} dBTP;"
+                        f" C2PA {credentials['state']}"
+                        f" ({credentials['credit']['actor_name']}, {take['id']})"
                     )
                     if take["fit"] is not None:
                         fit = take["fit"]
@@ -355,6 +384,7 @@ def drive(base_url: str, data: DemoData, output: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
         print(f"  project bundle: {len(names)} files (XDTS, Moho, subtitles, OTIO, …) → {path}")
+        _trace_a_clip(http, studio, output)
 
         period = dt.datetime.now(dt.UTC).strftime("%Y-%m")
         statements = output / "statements"
@@ -393,6 +423,12 @@ def run_demo(*, output: Path, host: str, port: int, serve: bool, fresh: bool) ->
     activate(runtime)
     data = seed(runtime)
     print(f"3. seeded demo studio and {len(data.actors)} demo actors with consent")
+    runtime.signing_identity  # noqa: B018  (made now, so the demo shows where it lives)
+    print(
+        "   every take is signed with Content Credentials (C2PA) by a development CA:"
+        f" {settings.keys_dir / 'c2pa'} (set VOICEHUB_C2PA_TRUST_ANCHORS_PATH to its ca.pem"
+        " to read takes as trusted)"
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(runtime=runtime, run_worker=True), host=host, port=port, log_level="warning"
