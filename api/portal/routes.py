@@ -335,9 +335,9 @@ def select_actor(ctx: Ctx, actor_id: str, csrf_token: OptionalField = None) -> R
 
 def install(app: FastAPI) -> None:
     """The portal's pages and its stylesheet (no CDN: everything is served from here)."""
-    from api.portal import pages_consent, pages_earnings, pages_usage
+    from api.portal import pages_consent, pages_earnings, pages_identify, pages_usage
 
     app.include_router(router)
-    for pages in (pages_consent, pages_usage, pages_earnings):
+    for pages in (pages_consent, pages_usage, pages_earnings, pages_identify):
         app.include_router(pages.router)
     app.mount("/portal/static", StaticFiles(directory=HERE / "static"), name="portal-static")

@@ -27,6 +27,7 @@ def test_every_page_fits_a_phone_in_both_languages(
         "/portal/approvals",
         "/portal/usage",
         "/portal/earnings",
+        "/portal/identify",
     ]
     for path in pages:
         response = phone_page.goto(path)
