@@ -45,6 +45,8 @@ SILENT_DBFS = -55.0
 """A clip whose loudest 50 ms stays below this holds no speech-level signal."""
 _SOUND_RANGE_DB = 40.0
 """Frames within this of the loudest count as sound when a clip's length is judged."""
+_SOUND_FLOOR_DBFS = -70.0
+"""…and above this: a quieter copy of a clip keeps its length (the silence gate would not)."""
 
 
 @dataclass(frozen=True)
@@ -236,9 +238,9 @@ def _frame_levels(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
 
 
 def sound_seconds(clip: Clip) -> float:
-    """Seconds of the clip within 40 dB of its loudest moment and above the silence gate."""
+    """Seconds of the clip within 40 dB of its loudest moment (and above −70 dBFS)."""
     levels = _frame_levels(clip.samples)
-    floor = max(float(levels.max()) - _SOUND_RANGE_DB, SILENT_DBFS)
+    floor = max(float(levels.max()) - _SOUND_RANGE_DB, _SOUND_FLOOR_DBFS)
     return float(np.count_nonzero(levels > floor)) * _LEVEL_FRAME / ANALYSIS_RATE
 
 
