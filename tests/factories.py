@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -186,3 +188,13 @@ def one_line(
             "lines": [{"character": character, "text": text, "start": 0.5}],
         }
     ]
+
+
+def audio_frames(wav: bytes) -> bytes:
+    """A WAV file's audio frames, byte for byte.
+
+    Each take's file also carries its own signed Content Credentials (its take id,
+    a fresh signature), so two takes' files differ even when their audio does not.
+    """
+    with wave.open(io.BytesIO(wav)) as reader:
+        return reader.readframes(reader.getnframes())

@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import CastProject, SeededStudio, cast_project, seed_studio, seed_voice
+from tests.factories import (
+    CastProject,
+    SeededStudio,
+    audio_frames,
+    cast_project,
+    seed_studio,
+    seed_voice,
+)
 from voicehub.db import transaction
 from voicehub.production.takes import approve_take
 from voicehub.runtime import Runtime
@@ -200,7 +207,10 @@ def test_a_fitted_take_is_made_again_byte_for_byte_from_its_seed(
 
     assert drawn["fit"]["status"] == again["fit"]["status"] == "fitted"
     assert drawn["fit"] == again["fit"]
-    audio = [client.get(t["audio_url"], headers=studio.headers).content for t in (drawn, again)]
+    audio = [
+        audio_frames(client.get(t["audio_url"], headers=studio.headers).content)
+        for t in (drawn, again)
+    ]
     assert audio[0] == audio[1]
 
 

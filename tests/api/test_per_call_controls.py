@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import wave
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,6 +18,7 @@ from tests.factories import (
     JAPANESE,
     CastProject,
     SeededStudio,
+    audio_frames,
     cast_project,
     one_line,
     seed_studio,
@@ -46,17 +46,7 @@ def _take(
     response = client.post(f"/v1/lines/{line_id}/takes", json=body, headers=studio.headers)
     assert response.status_code == 201, response.text
     take = response.json()
-    return take, _pcm(client.get(take["audio_url"], headers=studio.headers).content)
-
-
-def _pcm(wav: bytes) -> bytes:
-    """The WAV's audio frames, byte for byte.
-
-    Each take's file also carries its own signed Content Credentials (its take id,
-    a fresh signature), so two takes' files differ even when their audio does not.
-    """
-    with wave.open(io.BytesIO(wav)) as reader:
-        return reader.readframes(reader.getnframes())
+    return take, audio_frames(client.get(take["audio_url"], headers=studio.headers).content)
 
 
 def test_the_same_seed_gives_the_same_take_and_the_take_says_how_it_was_made(
@@ -181,7 +171,7 @@ def test_a_job_renders_every_line_with_its_controls(client: TestClient, runtime:
     with runtime.sessions() as session:
         take = session.scalars(select(Take).where(Take.job_id == job["id"])).one()
         assert (take.speed, take.sentence_pause, take.seed) == (1.2, 0.2, 7)
-        job_audio = _pcm(runtime.storage.get(take.audio_key))
+        job_audio = audio_frames(runtime.storage.get(take.audio_key))
     _, single_audio = _take(client, studio, project.line_ids[0], controls)
     assert job_audio == single_audio, "a job's take is the single-line take with the same controls"
 
