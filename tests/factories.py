@@ -9,12 +9,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from consent.service import create_actor, grant_consent, verify_in_person
 from consent.tables import SignerKind
 from consent.terms import ConsentTerms
 from models.voices import register_voice
 from voicehub.db import transaction, utcnow
+from voicehub.ledger.tables import LedgerKind, LedgerTransaction
+from voicehub.metering.tables import UsageRecord
+from voicehub.production.tables import Take
 from voicehub.runtime import Runtime
 from voicehub.tenancy.service import create_studio, issue_api_key
 
@@ -197,4 +201,29 @@ def audio_frames(wav: bytes) -> bytes:
     a fresh signature), so two takes' files differ even when their audio does not.
     """
     with wave.open(io.BytesIO(wav)) as reader:
-        return reader.readframes(reader.getnframes())
+        frames: bytes = reader.readframes(reader.getnframes())
+    return frames
+
+
+def delivered_per_line(runtime: Runtime, line_ids: list[str]) -> dict[str, tuple[int, int, int]]:
+    """Per line: (takes, usage records, usage postings)."""
+    per_line = select(Take.line_id, func.count()).group_by(Take.line_id)
+    with runtime.sessions() as session:
+        takes = {line: n for line, n in session.execute(per_line)}
+        usage = {
+            line: n
+            for line, n in session.execute(
+                per_line.join(UsageRecord, UsageRecord.take_id == Take.id)
+            )
+        }
+        postings = {
+            line: n
+            for line, n in session.execute(
+                per_line.join(LedgerTransaction, LedgerTransaction.take_id == Take.id).where(
+                    LedgerTransaction.kind == LedgerKind.USAGE
+                )
+            )
+        }
+    return {
+        line: (takes.get(line, 0), usage.get(line, 0), postings.get(line, 0)) for line in line_ids
+    }

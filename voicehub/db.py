@@ -8,6 +8,7 @@ command); services only `flush()`.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,12 @@ from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+
+# Seconds to wait for a PostgreSQL connection: while the server restarts, a request
+# fails fast with 503 `database_unavailable` instead of hanging on the connect.
+CONNECT_TIMEOUT_SECONDS = 3
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -75,7 +82,13 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+    )
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -104,6 +117,7 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
     """Run `callback` once the session's transaction commits; drop it on rollback.
 
     Jobs are enqueued this way, so a worker never sees work that did not happen.
+    A callback that fails (the queue is down) is logged, not raised: the commit stands.
     """
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
@@ -121,7 +135,14 @@ def _run_after_commit(session: Session) -> None:
     callbacks = session.info.pop(_AFTER_COMMIT, [])
     session.info.pop(_AFTER_ROLLBACK, None)
     for callback in callbacks:
-        callback()
+        try:
+            callback()
+        except Exception:
+            # The work has committed: raising now would answer a request that succeeded
+            # with an error, and skip the callbacks after this one. What a failed enqueue
+            # left undone is redone by a sweep (a lost batch job is queued again after its
+            # lease, a stalled webhook delivery is re-driven).
+            log.exception("an after-commit callback failed; the committed work stands")
 
 
 @event.listens_for(Session, "after_rollback")

@@ -22,10 +22,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 from tests.conftest import _choice
-from tests.factories import SeededStudio, cast_project, one_line, seed_studio, seed_voice
+from tests.factories import (
+    SeededStudio,
+    cast_project,
+    delivered_per_line,
+    one_line,
+    seed_studio,
+    seed_voice,
+)
 from voicehub.db import transaction, utcnow
 from voicehub.ledger.check import check_ledger
-from voicehub.ledger.tables import LedgerKind, LedgerTransaction
+from voicehub.ledger.tables import LedgerTransaction
 from voicehub.metering.tables import UsageRecord
 from voicehub.production.tables import Take
 from voicehub.runtime import Runtime
@@ -58,30 +65,6 @@ LINES = [
 
 def _script(count: int) -> list[dict[str, object]]:
     return [{"lines": [{"character": "KEN", "text": LINES[i % len(LINES)]}]} for i in range(count)]
-
-
-def _delivered(runtime: Runtime, line_ids: list[str]) -> dict[str, tuple[int, int, int]]:
-    """Per line: (takes, usage records, usage postings)."""
-    per_line = select(Take.line_id, func.count()).group_by(Take.line_id)
-    with runtime.sessions() as session:
-        takes = {line: n for line, n in session.execute(per_line)}
-        usage = {
-            line: n
-            for line, n in session.execute(
-                per_line.join(UsageRecord, UsageRecord.take_id == Take.id)
-            )
-        }
-        postings = {
-            line: n
-            for line, n in session.execute(
-                per_line.join(LedgerTransaction, LedgerTransaction.take_id == Take.id).where(
-                    LedgerTransaction.kind == LedgerKind.USAGE
-                )
-            )
-        }
-    return {
-        line: (takes.get(line, 0), usage.get(line, 0), postings.get(line, 0)) for line in line_ids
-    }
 
 
 def _once_each(line_ids: list[str]) -> dict[str, tuple[int, int, int]]:
@@ -124,7 +107,7 @@ def test_a_retried_request_is_one_take_and_one_charge(client: TestClient, runtim
 
     assert (first.status_code, again.status_code) == (201, 201), again.text
     assert again.json()["id"] == first.json()["id"]
-    assert _delivered(runtime, [line_id]) == _once_each([line_id])
+    assert delivered_per_line(runtime, [line_id]) == _once_each([line_id])
 
 
 def test_two_requests_racing_under_one_key_charge_once(
@@ -161,7 +144,7 @@ def test_two_requests_racing_under_one_key_charge_once(
 
     assert len(outcomes) == 1 and isinstance(outcomes[0], UsageKeyTaken), outcomes
     assert outcomes[0].code == "idempotency_key_in_use"
-    assert _delivered(runtime, [line_id]) == _once_each([line_id])
+    assert delivered_per_line(runtime, [line_id]) == _once_each([line_id])
     with runtime.sessions() as session:
         assert session.scalars(select(Take.id)).all() == [first.id]
     stored = runtime.settings.storage_dir / "takes" / studio.id / line_id
@@ -196,7 +179,7 @@ def test_a_job_delivered_twice_charges_each_line_once(client: TestClient, runtim
     run_synthesis_job(runtime, job_id)
     run_synthesis_job(runtime, job_id)
 
-    assert _delivered(runtime, project.line_ids) == _once_each(project.line_ids)
+    assert delivered_per_line(runtime, project.line_ids) == _once_each(project.line_ids)
     job = _job(runtime, job_id)
     assert (job.status, job.lines_done, job.lines_failed, job.errors) == (
         JobStatus.SUCCEEDED,
@@ -231,7 +214,7 @@ def test_two_workers_racing_on_one_job_charge_each_line_once(
         thread.join(120)
 
     assert errors == []
-    assert _delivered(runtime, project.line_ids) == _once_each(project.line_ids)
+    assert delivered_per_line(runtime, project.line_ids) == _once_each(project.line_ids)
     job = _job(runtime, job_id)
     assert (job.status, job.lines_done, job.lines_failed, job.errors) == (
         JobStatus.SUCCEEDED,
@@ -257,7 +240,7 @@ def test_a_unit_of_work_that_fails_after_synthesis_leaves_nothing_and_the_retry_
         assert (runtime.settings.storage_dir / lost.audio_key).exists()
         raise RuntimeError("the worker failed before the commit")
 
-    assert _delivered(runtime, [line_id]) == {line_id: (0, 0, 0)}
+    assert delivered_per_line(runtime, [line_id]) == {line_id: (0, 0, 0)}
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(LedgerTransaction)) == 0
     assert not (runtime.settings.storage_dir / lost.audio_key).exists()
@@ -267,7 +250,7 @@ def test_a_unit_of_work_that_fails_after_synthesis_leaves_nothing_and_the_retry_
             session, _synthesizer(runtime), studio_id=studio.id, line_id=line_id, usage_key=key
         )
     assert usage.idempotency_key == key
-    assert _delivered(runtime, [line_id]) == _once_each([line_id])
+    assert delivered_per_line(runtime, [line_id]) == _once_each([line_id])
     assert runtime.storage.size(take.audio_key) > 44
 
 
@@ -402,7 +385,7 @@ def test_a_worker_killed_mid_batch_is_replaced_and_every_line_is_charged_once(
         len(project.line_ids),
         0,
     )
-    assert _delivered(runtime, project.line_ids) == _once_each(project.line_ids)
+    assert delivered_per_line(runtime, project.line_ids) == _once_each(project.line_ids)
     with runtime.sessions() as session:
         for audio_key in session.scalars(select(Take.audio_key)):
             assert runtime.storage.size(audio_key) > 44
