@@ -23,7 +23,7 @@ from models.tables import Voice, VoiceArtifact
 from models.vault import Vault
 from voicehub.errors import Conflict, NotFound
 from voicehub.ids import new_id
-from voicehub.storage import LocalStorage
+from voicehub.storage import Storage
 
 REFERENCE_AUDIO = "reference_audio"
 
@@ -71,7 +71,7 @@ def submit_statement(
     session: Session,
     *,
     vault: Vault,
-    storage: LocalStorage,
+    storage: Storage,
     verifier: SpeakerVerifier,
     thresholds: Thresholds,
     actor_id: str,
@@ -129,9 +129,7 @@ def submit_statement(
     return attempt, record_verification(session, consent=consent, version=version, attempt=attempt)
 
 
-def evidence_recording(
-    session: Session, vault: Vault, storage: LocalStorage, attempt_id: str
-) -> bytes:
+def evidence_recording(session: Session, vault: Vault, storage: Storage, attempt_id: str) -> bytes:
     """An attempt's statement recording, unsealed (for the operator's review)."""
     attempt = session.get(VerificationAttempt, attempt_id)
     if attempt is None or not attempt.recording_key:

@@ -39,7 +39,7 @@ from voicehub.db import after_commit, utcnow
 from voicehub.errors import Conflict, InvalidInput, NotFound, VoiceHubError
 from voicehub.ids import new_id
 from voicehub.settings import Settings
-from voicehub.storage import LocalStorage
+from voicehub.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def _create_key_file(path: Path, content: bytes) -> None:
 class Vault:
     """Voice artifacts encrypted under per-voice data keys, and evidence sealed for good."""
 
-    def __init__(self, storage: LocalStorage, master_key: bytes) -> None:
+    def __init__(self, storage: Storage, master_key: bytes) -> None:
         if len(master_key) != KEY_BYTES:
             raise MasterKeyInvalid(f"the master key must be {KEY_BYTES} bytes")
         self._storage = storage
@@ -310,7 +310,7 @@ def _open(cipher: AESGCM, blob: bytes, aad: bytes) -> bytes:
     return cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
 
 
-def _delete_after_commit(session: Session, storage: LocalStorage, keys: Sequence[str]) -> None:
+def _delete_after_commit(session: Session, storage: Storage, keys: Sequence[str]) -> None:
     def delete() -> None:
         for key in keys:
             # A file left behind is unreadable without its key; log it and go on.

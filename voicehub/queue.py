@@ -2,24 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.api import TaskWrapper
 from huey.consumer import Consumer
+from redis import ConnectionPool
 from sqlalchemy.orm import Session
 
 from voicehub.db import after_commit
 from voicehub.settings import Settings
 
+# The lane of the default queue, `VOICEHUB_QUEUE_NAME` itself.
+DEFAULT_LANE = ""
 
-def make_huey(settings: Settings) -> Huey:
-    """Redis storage when `VOICEHUB_QUEUE_URL` is set, else a SQLite file in the data dir."""
+
+REDIS_CONNECT_TIMEOUT_SECONDS = 3
+
+
+def make_huey(settings: Settings, lane: str = DEFAULT_LANE) -> Huey:
+    """Redis storage when `VOICEHUB_QUEUE_URL` is set, else a SQLite file in the data dir.
+
+    `lane` names one of the engine queues (`VOICEHUB_ENGINE_QUEUES`): its Huey is
+    `<queue_name>-<lane>`, a queue of its own that only that lane's workers consume.
+    """
+    name = f"{settings.queue_name}-{lane}" if lane else settings.queue_name
     if settings.queue_url:
-        return RedisHuey(settings.queue_name, url=settings.queue_url)
+        # A Redis host that drops packets must not hold a request (or a commit's enqueue)
+        # for the operating system's connect timeout: give up after a few seconds.
+        pool = ConnectionPool.from_url(
+            settings.queue_url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS
+        )
+        return RedisHuey(name, connection_pool=pool)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(settings.queue_name, filename=str(settings.data_dir / "queue.db"))
+    return SqliteHuey(name, filename=str(settings.data_dir / "queue.db"))
+
+
+def make_job_queue(settings: Settings) -> JobQueue:
+    """The default queue and one per engine lane named in `VOICEHUB_ENGINE_QUEUES`."""
+    routes = settings.engine_queue_routes
+    lanes = {lane: make_huey(settings, lane) for lane in dict.fromkeys(routes.values())}
+    return JobQueue(make_huey(settings), lanes=lanes, routes=routes)
 
 
 def _run_synthesis_job(job_id: str) -> None:
@@ -99,10 +123,33 @@ class EmbeddedConsumer(Consumer):  # type: ignore[misc]
 
 
 class JobQueue:
-    """The tasks VoiceHub queues, registered on one Huey instance."""
+    """The tasks VoiceHub queues: all of them on the default Huey, batch synthesis on lanes too.
 
-    def __init__(self, huey: Huey) -> None:
+    A lane is a queue of its own for the batch jobs of heavy engines (`routes`: engine
+    → lane, heaviest first), so that only the machines able to run them (a GPU) take
+    them. Only batch synthesis runs on a lane; everything a job queues in turn (webhooks,
+    the approvals' events) goes to the default queue.
+    """
+
+    def __init__(
+        self,
+        huey: Huey,
+        *,
+        lanes: Mapping[str, Huey] | None = None,
+        routes: Mapping[str, str] | None = None,
+    ) -> None:
         self.huey = huey
+        self.lanes: dict[str, Huey] = dict(lanes or {})
+        self.routes: dict[str, str] = dict(routes or {})
+        unknown = set(self.routes.values()) - set(self.lanes)
+        if unknown:
+            raise ValueError(f"engine queues without a Huey: {', '.join(sorted(unknown))}")
+        self._lane_synthesis_jobs: dict[str, Callable[..., Any]] = {
+            lane: lane_huey.task(retries=3, retry_delay=2, name="voicehub.synthesis_job")(
+                _run_synthesis_job
+            )
+            for lane, lane_huey in self.lanes.items()
+        }
         self._synthesis_job: Callable[..., Any] = huey.task(
             retries=3, retry_delay=2, name="voicehub.synthesis_job"
         )(_run_synthesis_job)
@@ -142,9 +189,33 @@ class JobQueue:
         )(_requeue_lost_jobs)
         huey.on_startup(name="voicehub.job_lease_sweep")(_requeue_lost_jobs)
 
-    def enqueue_synthesis_job(self, session: Session, job_id: str) -> None:
-        """Queue the job once `session` commits; a rollback drops it."""
-        after_commit(session, lambda: self._synthesis_job(job_id))
+    def lane_for_engines(self, engines: Iterable[str]) -> str:
+        """The lane of a job whose voices use `engines`: that of the heaviest routed one.
+
+        A route names an engine (`coqui:aoi`) or its family (`coqui`, every coqui model).
+        """
+        names = set(engines)
+        families = {name.partition(":")[0] for name in names}
+        for engine, lane in self.routes.items():
+            if engine in names or engine in families:
+                return lane
+        return DEFAULT_LANE
+
+    def lane_huey(self, lane: str) -> Huey:
+        """The Huey a worker for `lane` consumes; a ValueError names the lanes there are."""
+        if lane == DEFAULT_LANE:
+            return self.huey
+        if lane not in self.lanes:
+            known = ", ".join(sorted(self.lanes)) or "none (VOICEHUB_ENGINE_QUEUES is empty)"
+            raise ValueError(f"no engine queue {lane!r}; configured: {known}")
+        return self.lanes[lane]
+
+    def enqueue_synthesis_job(
+        self, session: Session, job_id: str, lane: str = DEFAULT_LANE
+    ) -> None:
+        """Queue the job on `lane` once `session` commits; a rollback drops it."""
+        task = self._synthesis_job if lane == DEFAULT_LANE else self._lane_synthesis_jobs[lane]
+        after_commit(session, lambda: task(job_id))
 
     def enqueue_export_job(self, session: Session, job_id: str) -> None:
         """Queue a project export once `session` commits; a rollback drops it."""
@@ -168,7 +239,11 @@ class JobQueue:
 
     def queued_synthesis_jobs(self) -> set[str]:
         """The jobs whose task waits in the queue or in its schedule (a retry), by id."""
-        waiting = [*self.huey.pending(), *self.huey.scheduled()]
+        waiting = [
+            task
+            for huey in (self.huey, *self.lanes.values())
+            for task in (*huey.pending(), *huey.scheduled())
+        ]
         return {
             str(task.args[0])
             for task in waiting
@@ -178,6 +253,10 @@ class JobQueue:
     def pending(self) -> int:
         return int(self.huey.pending_count())
 
-    def embedded_consumer(self, workers: int = 1, *, periodic: bool = True) -> EmbeddedConsumer:
-        """A consumer thread pool for this process; `periodic` runs the consent sweep."""
-        return EmbeddedConsumer(self.huey, workers=workers, periodic=periodic, worker_type="thread")
+    def embedded_consumer(
+        self, workers: int = 1, *, periodic: bool = True, lane: str = DEFAULT_LANE
+    ) -> EmbeddedConsumer:
+        """A consumer thread pool for this process on `lane`; `periodic` runs the sweeps."""
+        return EmbeddedConsumer(
+            self.lane_huey(lane), workers=workers, periodic=periodic, worker_type="thread"
+        )

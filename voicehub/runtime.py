@@ -24,9 +24,9 @@ from models.vault import Vault, load_master_key
 from voicehub.db import make_engine, make_sessionmaker
 from voicehub.notifications.service import emit_event
 from voicehub.provenance.credentials import SigningIdentity
-from voicehub.queue import JobQueue, make_huey
+from voicehub.queue import JobQueue, make_job_queue
 from voicehub.settings import Settings
-from voicehub.storage import LocalStorage
+from voicehub.storage import Storage, make_storage
 from voicehub.synthesis.service import Synthesizer
 
 _loading = threading.Lock()
@@ -38,7 +38,7 @@ class Runtime:
     database: DatabaseEngine
     sessions: sessionmaker[Session]
     engines: EngineRegistry
-    storage: LocalStorage
+    storage: Storage
     queue: JobQueue
     vault: Vault
 
@@ -101,7 +101,7 @@ class Runtime:
 def build_runtime(settings: Settings, *, engines: EngineRegistry | None = None) -> Runtime:
     """Connect to the database and queue and load the engines (unless given loaded ones)."""
     database = make_engine(settings.resolved_database_url)
-    storage = LocalStorage(settings.storage_dir)
+    storage = make_storage(settings)
     if engines is None:
         engines = EngineRegistry.load(
             settings.enabled_engines,
@@ -114,7 +114,7 @@ def build_runtime(settings: Settings, *, engines: EngineRegistry | None = None) 
         sessions=make_sessionmaker(database),
         engines=engines,
         storage=storage,
-        queue=JobQueue(make_huey(settings)),
+        queue=make_job_queue(settings),
         vault=Vault(storage, load_master_key(settings)),
     )
 

@@ -23,7 +23,7 @@ from voicehub.provenance.identify import Identification, credentials_mime_type, 
 from voicehub.provenance.index import store_fingerprints, take_fingerprints
 from voicehub.provenance.tables import TakeFingerprint
 from voicehub.settings import Settings, get_settings
-from voicehub.storage import LocalStorage
+from voicehub.storage import make_storage
 
 BACKFILL_BATCH = 50
 
@@ -87,7 +87,7 @@ def cmd_backfill(_: argparse.Namespace) -> int:
     """Fingerprint every take made before fingerprints were (or whose fingerprints are missing)."""
     settings = get_settings()
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
-    storage = LocalStorage(settings.storage_dir)
+    storage = make_storage(settings)
     done = skipped = 0
     after = ""
     while True:

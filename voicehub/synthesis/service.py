@@ -39,7 +39,7 @@ from voicehub.production.service import check_line_text
 from voicehub.production.tables import Character, Line, Project, Take
 from voicehub.provenance.credentials import SigningIdentity, TakeCredit, sign_wav
 from voicehub.provenance.index import store_fingerprints, take_fingerprints
-from voicehub.storage import LocalStorage
+from voicehub.storage import Storage
 from voicehub.tenancy.scope import get_owned
 from voicehub.tenancy.service import delivery_spec
 
@@ -59,7 +59,7 @@ class Synthesizer:
     """What the pipeline needs from the running process (`Runtime.synthesizer` builds it)."""
 
     engines: EngineRegistry
-    storage: LocalStorage
+    storage: Storage
     max_line_chars: int
     # Signs every take's Content Credentials (docs/PROVENANCE.md).
     signing: SigningIdentity
