@@ -11,10 +11,11 @@ from fastapi.routing import APIRoute
 from sqlalchemy import text
 
 from api import problems
-from api.deps import RuntimeDep
+from api.deps import RuntimeDep, install_rate_limit_answer
 from api.portal import routes as portal
 from api.routers import (
     actor,
+    admin,
     approvals,
     billing,
     builds,
@@ -23,6 +24,7 @@ from api.routers import (
     exports,
     identify,
     jobs,
+    keys,
     platform,
     projects,
     statements,
@@ -83,6 +85,7 @@ def create_app(
         generate_unique_id_function=_operation_id,
     )
     problems.install(app)
+    install_rate_limit_answer(app)
     for module in (
         voices,
         projects,
@@ -101,6 +104,8 @@ def create_app(
         billing,
         statements,
         identify,
+        keys,
+        admin,
     ):
         app.include_router(module.router)
     portal.install(app)

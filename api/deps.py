@@ -6,14 +6,17 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from api.problems import IdempotentReplay
+from api.problems import IdempotentReplay, problem
 from voicehub import idempotency
+from voicehub.audit import service as audit_log
 from voicehub.db import transaction
-from voicehub.errors import Forbidden, PayloadTooLarge
+from voicehub.errors import Forbidden, PayloadTooLarge, RateLimited
 from voicehub.runtime import Runtime
+from voicehub.tenancy.keys import RateLimiter, make_rate_limiter
 from voicehub.tenancy.service import Principal, authenticate
 
 # Dependencies that do no I/O are `async def`: FastAPI runs them on the event
@@ -41,16 +44,86 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+async def get_rate_limiter(request: Request, runtime: RuntimeDep) -> RateLimiter:
+    """The app's rate limiter, made on first use (Redis buckets shared by every replica).
+
+    Made on the event loop, so two first requests cannot make two.
+    """
+    state = request.app.state
+    limiter: RateLimiter | None = getattr(state, "rate_limiter", None)
+    if limiter is None:
+        limiter = make_rate_limiter(runtime.settings)
+        state.rate_limiter = limiter
+    return limiter
+
+
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
+
+
+def enforce_rate_limit(
+    limiter: RateLimiter, response: Response, key_id: str, bucket: str, per_minute: int
+) -> None:
+    """Draw one request from the key's bucket: RateLimit headers on the answer, or a 429."""
+    if per_minute <= 0:
+        return
+    decision = limiter.hit(bucket, key_id, per_minute)
+    if not decision.allowed:
+        noun = "synthesis requests" if bucket == "synthesis" else "requests"
+        raise RateLimited(
+            f"This API key may make {per_minute} {noun} a minute; retry after"
+            f" {decision.headers()['Retry-After']} s.",
+            headers=decision.headers(),
+            limit=per_minute,
+            bucket=bucket,
+        )
+    response.headers.update(decision.headers())
+
+
 def get_principal(
-    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    limiter: RateLimiterDep,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> Principal:
+    """The caller, within its key's rate limit; the audit log attributes this request to it."""
     secret = None
     if authorization and authorization.lower().startswith("bearer "):
         secret = authorization[7:].strip()
-    return authenticate(session, secret)
+    principal = authenticate(session, secret)
+    enforce_rate_limit(
+        limiter,
+        response,
+        principal.key_id,
+        "requests",
+        runtime.settings.rate_limit_requests_per_minute,
+    )
+    audit_log.bind(
+        session,
+        audit_log.AuditContext(
+            source="api",
+            key_id=principal.key_id,
+            studio_id=principal.studio_id,
+            actor_id=principal.actor_id,
+            request_id=(request.headers.get("x-request-id") or "")[:128] or None,
+            ip=request.client.host if request.client else None,
+        ),
+    )
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def install_rate_limit_answer(app: FastAPI) -> None:
+    """A 429 carries Retry-After and the RateLimit headers with its problem details."""
+
+    async def _rate_limited(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RateLimited)
+        return problem(exc.status, exc.code, exc.title, exc.detail, exc.headers, **exc.extra)
+
+    app.add_exception_handler(RateLimited, _rate_limited)
 
 
 @dataclass(frozen=True)
@@ -85,12 +158,46 @@ def actor_scope(scope: str) -> Callable[[Principal], Awaitable[ActorPrincipal]]:
     return dependency
 
 
+def synthesis_caller(
+    caller: Annotated[StudioPrincipal, Depends(studio_scope("synthesize"))],
+    response: Response,
+    runtime: RuntimeDep,
+    limiter: RateLimiterDep,
+) -> StudioPrincipal:
+    """A `synthesize` request also draws on the key's smaller synthesis bucket."""
+    enforce_rate_limit(
+        limiter,
+        response,
+        caller.principal.key_id,
+        "synthesis",
+        runtime.settings.rate_limit_synthesis_per_minute,
+    )
+    return caller
+
+
+async def admin_caller(principal: PrincipalDep) -> Principal:
+    """The platform operator; any studio's or actor's key is refused, whatever its scopes."""
+    if not principal.is_admin:
+        raise Forbidden("This endpoint needs a platform operator's admin key.", scope="admin")
+    return principal
+
+
+async def keys_caller(principal: PrincipalDep) -> Principal:
+    """A studio or actor managing its own keys (the `keys` scope); admin keys are refused."""
+    if principal.studio_id is None and principal.actor_id is None:
+        raise Forbidden("This endpoint needs a studio's or an actor's API key.", scope="keys")
+    principal.require("keys")
+    return principal
+
+
 StudioRead = Annotated[StudioPrincipal, Depends(studio_scope("read"))]
-StudioSynthesize = Annotated[StudioPrincipal, Depends(studio_scope("synthesize"))]
+StudioSynthesize = Annotated[StudioPrincipal, Depends(synthesis_caller)]
 StudioExport = Annotated[StudioPrincipal, Depends(studio_scope("export"))]
 StudioBilling = Annotated[StudioPrincipal, Depends(studio_scope("billing"))]
 ActorConsent = Annotated[ActorPrincipal, Depends(actor_scope("consent"))]
 ActorRead = Annotated[ActorPrincipal, Depends(actor_scope("read"))]
+AdminCaller = Annotated[Principal, Depends(admin_caller)]
+KeysCaller = Annotated[Principal, Depends(keys_caller)]
 
 
 @dataclass

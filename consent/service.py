@@ -27,6 +27,7 @@ from consent.tables import (
 )
 from consent.terms import ConsentTerms, terms_of
 from models.tables import Voice
+from voicehub.audit import service as audit_log
 from voicehub.db import utcnow
 from voicehub.errors import Conflict, InvalidInput, NotFound
 from voicehub.ids import new_id
@@ -379,6 +380,7 @@ def _write_version(
     session.add(version)
     session.flush()
     _log(session, consent, version, event)
+    _audit(session, consent, version, event)
     return version
 
 
@@ -389,6 +391,28 @@ def _log(session: Session, consent: Consent, version: ConsentVersion, event: str
         actor_id=consent.actor_id,
         consent_id=consent.id,
         payload=version_summary(version),
+    )
+
+
+def _audit(session: Session, consent: Consent, version: ConsentVersion, event: str) -> None:
+    """Every consent change in the audit log too, with who made it."""
+    if event == "consent.terms":
+        event = "consent.given" if version.version == 1 else "consent.terms_changed"
+    audit_log.record(
+        session,
+        event,
+        target_type="consent",
+        target_id=consent.id,
+        details={
+            "actor_id": consent.actor_id,
+            "voice_id": consent.voice_id,
+            "consent_version_id": version.id,
+            "version": version.version,
+            "status": version.status.value,
+            "verification": version.verification.value,
+            "changed_by": version.changed_by,
+            "reason": version.reason,
+        },
     )
 
 

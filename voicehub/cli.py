@@ -20,6 +20,7 @@ import voicehub.schema  # noqa: F401  (every table, whichever command runs)
 from consent.cli import add_consent_commands
 from voicehub.billing.cli import add_billing_commands
 from voicehub.errors import VoiceHubError
+from voicehub.heartbeat import DEFAULT_HEARTBEAT_FILE
 from voicehub.ledger.cli import add_money_commands
 from voicehub.provenance.cli import add_provenance_commands
 from voicehub.settings import get_settings
@@ -51,19 +52,26 @@ def _positive(value: str) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
+    from voicehub.heartbeat import check, start_heartbeat
     from voicehub.runtime import activate, build_runtime
 
+    if args.check:
+        return check(args.heartbeat_file, args.max_age)
     settings = get_settings()
     if args.synthesis_threads is not None:
         settings = settings.model_copy(update={"synthesis_threads": args.synthesis_threads})
     runtime = build_runtime(settings)
+    try:
+        huey = runtime.queue.lane_huey(args.queue)
+    except ValueError as exc:
+        print(f"voicehub worker --queue: {exc}", file=sys.stderr)
+        return 2
     activate(runtime)
-    consumer = runtime.queue.huey.create_consumer(
-        workers=args.workers, worker_type="thread", periodic=True
-    )
+    start_heartbeat(runtime.database, huey, args.heartbeat_file)
+    consumer = huey.create_consumer(workers=args.workers, worker_type="thread", periodic=True)
     print(
         f"worker: {args.workers} job(s) at once, {settings.synthesis_threads} line(s) of a job"
-        f" at once, on queue '{settings.queue_name}'; Ctrl-C stops"
+        f" at once, on queue '{huey.name}'; Ctrl-C stops"
     )
     consumer.run()
     return 0
@@ -82,6 +90,20 @@ def _cmd_create_studio(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_create_admin_key(args: argparse.Namespace) -> int:
+    from voicehub.audit import service as audit_log
+    from voicehub.db import make_engine, make_sessionmaker, transaction
+    from voicehub.tenancy.keys import issue_admin_key
+
+    database = make_engine(get_settings().resolved_database_url)
+    with transaction(make_sessionmaker(database)) as session:
+        audit_log.bind(session, audit_log.AuditContext(source="cli"))
+        key = issue_admin_key(session, args.name)
+    print(f"admin key {key.id} '{args.name}' (scope admin: /v1/admin/… only)")
+    print(f"API key (shown once, store it now): {key.secret}")
+    return 0
+
+
 def _cmd_onboard_actor(args: argparse.Namespace) -> int:
     import datetime as dt
 
@@ -93,13 +115,13 @@ def _cmd_onboard_actor(args: argparse.Namespace) -> int:
     from models.vault import Vault, load_master_key
     from models.voices import register_voice
     from voicehub.db import make_engine, make_sessionmaker, transaction, utcnow
-    from voicehub.storage import LocalStorage
+    from voicehub.storage import make_storage
     from voicehub.tenancy.service import issue_api_key
 
     settings = get_settings()
     engines = EngineRegistry.load([args.engine], cache_dir=settings.data_dir / "models")
     database = make_engine(settings.resolved_database_url)
-    vault = Vault(LocalStorage(settings.storage_dir), load_master_key(settings))
+    vault = Vault(make_storage(settings), load_master_key(settings))
 
     def day(value: str | None) -> dt.datetime | None:
         return None if value is None else dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
@@ -420,10 +442,38 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         help="lines of one batch job rendered at once (default: VOICEHUB_SYNTHESIS_THREADS, 2)",
     )
+    worker.add_argument(
+        "--queue",
+        default="",
+        metavar="LANE",
+        help="consume only this engine queue of VOICEHUB_ENGINE_QUEUES (e.g. gpu);"
+        " default: the default queue, which also runs the sweeps, exports and webhooks",
+    )
+    worker.add_argument(
+        "--heartbeat-file",
+        type=Path,
+        default=DEFAULT_HEARTBEAT_FILE,
+        help="where the worker records that it reaches its database and queue"
+        " (default: %(default)s)",
+    )
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 if the worker's heartbeat is fresh, 1 if not (a container health check)",
+    )
+    worker.add_argument(
+        "--max-age", type=float, default=60.0, help="seconds a heartbeat stays fresh (--check)"
+    )
     studio = command(
         "create-studio", _cmd_create_studio, "Create a studio and print its first API key."
     )
     studio.add_argument("name")
+    admin_key = command(
+        "create-admin-key",
+        _cmd_create_admin_key,
+        "Create a platform operator's admin key (the /v1/admin/… endpoints) and print it.",
+    )
+    admin_key.add_argument("name", help="whose key it is, e.g. the operator's name")
     onboard = command(
         "onboard-actor",
         _cmd_onboard_actor,

@@ -191,3 +191,33 @@ class CredentialsUnavailable(VoiceHubError):
     status = 503
     code = "credentials_unavailable"
     title = "Content Credentials cannot be signed"
+
+
+class RateLimited(VoiceHubError):
+    """The API key has used up its requests for now; `retry_after` says when to try again."""
+
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests for this API key"
+
+    def __init__(self, detail: str, *, headers: dict[str, str], **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.headers = headers
+
+
+class ApiKeyInactive(Conflict):
+    code = "api_key_inactive"
+    title = "The API key is revoked or expired"
+
+
+class LastKeyManager(Conflict):
+    code = "last_key_manager"
+    title = "The last key that can manage keys cannot be revoked"
+
+
+class BatchTooLarge(VoiceHubError):
+    """A synthesis job over more lines than `VOICEHUB_MAX_BATCH_LINES`."""
+
+    status = 413
+    code = "batch_too_large"
+    title = "Too many lines for one job"

@@ -5,6 +5,7 @@ from consent import tables as consent_tables
 from models import tables as model_tables
 from models.builds import tables as build_tables
 from voicehub import idempotency
+from voicehub.audit import tables as audit_tables
 from voicehub.billing import tables as billing_tables
 from voicehub.db import Base
 from voicehub.ledger import tables as ledger_tables
@@ -18,6 +19,7 @@ from voicehub.tenancy import tables as tenancy_tables
 metadata = Base.metadata
 
 __all__ = [
+    "audit_tables",
     "billing_tables",
     "build_tables",
     "consent_tables",

@@ -25,6 +25,17 @@ class Settings(BaseSettings):
     database_url: str = ""
     queue_url: str = ""
     queue_name: str = "voicehub"
+    # Scale out (docs/OPERATIONS.md, "Queues per engine" and "Storage"). Batch jobs whose
+    # voices use one of these engines go to their own queue, `<queue_name>-<suffix>`, which
+    # only `voicehub worker --queue <suffix>` consumes: "coqui=gpu" (a family such as
+    # `coqui` covers every `coqui:<name>`). A job on several routed engines takes the queue
+    # listed first, so list the heaviest engine first. Empty: every job on the default queue.
+    engine_queues: str = ""
+    # Where takes, exports and vault blobs live: empty for `data_dir/storage`, or
+    # "s3://bucket/prefix" on any S3-compatible store (`s3_endpoint_url`, empty for AWS;
+    # credentials from the usual AWS_* variables).
+    storage_url: str = ""
+    s3_endpoint_url: str = ""
     # In the embedded setup the API process runs the queue consumer itself.
     embedded_worker: bool = True
     # Lines of one batch job rendered at once, each on a thread of its own through the one
@@ -37,6 +48,9 @@ class Settings(BaseSettings):
     max_line_chars: int = Field(default=1000, ge=1)
     max_script_bytes: int = Field(default=2_000_000, ge=1)
     max_script_lines: int = Field(default=5000, ge=1)
+    # Lines one synthesis job may take (a whole project, some cuts or a list of lines);
+    # a bigger job is refused with `batch_too_large` before anything is queued.
+    max_batch_lines: int = Field(default=5000, ge=1)
     # Any request body (scripts, WAV uploads) larger than this is refused before it is read.
     max_upload_bytes: int = Field(default=50_000_000, ge=1)
     # espeak-ng is the always-available engine: every language it lists has a voice.
@@ -102,6 +116,15 @@ class Settings(BaseSettings):
     # Where Stripe sends an actor after Connect onboarding, and when its link has expired.
     stripe_onboarding_return_url: str = "http://127.0.0.1:8000/actor/payout-account/done"
     stripe_onboarding_refresh_url: str = "http://127.0.0.1:8000/actor/payout-account/refresh"
+    # API keys (docs/OPERATIONS.md, "Admin keys, audit log and rate limits"). A rotated key
+    # keeps working this long, so clients can switch to its successor without an outage.
+    key_rotation_grace_seconds: float = Field(default=86400.0, ge=0)
+    # Requests per minute per API key, as a token bucket that refills evenly (a burst of the
+    # whole minute's allowance is allowed). Requests that need the `synthesize` scope also
+    # draw on a second, smaller bucket. 0 turns a limit off. Shared through Redis when
+    # VOICEHUB_QUEUE_URL is a redis:// URL, else counted in each API process.
+    rate_limit_requests_per_minute: int = Field(default=600, ge=0)
+    rate_limit_synthesis_per_minute: int = Field(default=120, ge=0)
 
     @field_validator("build_base_checkpoints")
     @classmethod
@@ -114,6 +137,24 @@ class Settings(BaseSettings):
     def build_base_checkpoint_paths(self) -> dict[str, Path]:
         """The base checkpoint to fine-tune, by primary language subtag (`ja`, `en`)."""
         return parse_base_checkpoints(self.build_base_checkpoints)
+
+    @field_validator("engine_queues")
+    @classmethod
+    def _engine_queues_parse(cls, value: str) -> str:
+        parse_engine_queues(value)
+        return value
+
+    @property
+    def engine_queue_routes(self) -> dict[str, str]:
+        """The queue suffix of each routed engine, heaviest first."""
+        return parse_engine_queues(self.engine_queues)
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url_parse(cls, value: str) -> str:
+        if value and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", value):
+            raise ValueError("VOICEHUB_STORAGE_URL must be empty or s3://bucket[/prefix]")
+        return value
 
     @field_validator("coqui_models")
     @classmethod
@@ -214,6 +255,27 @@ def parse_coqui_models(value: str) -> dict[str, Path]:
             raise ValueError(f"VOICEHUB_COQUI_MODELS names {name!r} twice")
         models[name] = Path(path).expanduser()
     return models
+
+
+_QUEUE_PART = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
+
+
+def parse_engine_queues(value: str) -> dict[str, str]:
+    """`coqui=gpu,kokoro=cpu-heavy` as {engine: queue suffix}, in the order given."""
+    routes: dict[str, str] = {}
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        engine, sep, suffix = (piece.strip() for piece in entry.partition("="))
+        if not sep or not _QUEUE_PART.fullmatch(suffix) or not engine:
+            raise ValueError(
+                f"VOICEHUB_ENGINE_QUEUES entry {entry!r} must be engine=queue, the queue"
+                " 1 to 32 lowercase letters, digits, '.', '_' or '-'"
+            )
+        if engine in routes:
+            raise ValueError(f"VOICEHUB_ENGINE_QUEUES names engine {engine!r} twice")
+        routes[engine] = suffix
+    return routes
 
 
 # A language tag's primary subtag (ISO 639): `ja` of `ja-JP`, `en` of `en_US`.

@@ -92,6 +92,7 @@ def create_job(
         settings=per_call_settings(body.speed, body.sentence_pause, body.seed),
         fit=None if body.fit is None else body.fit.options(),
         approve=body.approve,
+        max_lines=runtime.settings.max_batch_lines,
     )
     out = job_out(session, job)
     response.headers["Location"] = f"/v1/synthesis-jobs/{job.id}"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from voicehub.audit import service as audit_log
 from voicehub.billing.stripe_gateway import StripeGateway, StripeRefused, StripeUnavailable
 from voicehub.billing.tables import Payout, PayoutAccount, PayoutStatus
 from voicehub.db import transaction, utcnow
@@ -261,6 +262,7 @@ def start_payout(
             ),
             created_by=by,
         )
+        _audit(session, "payout.initiated", payout, by=by)
         return payout.id
 
 
@@ -368,6 +370,24 @@ def _settle(
             row.failure_reason = failure_reason
         row.status = status
         row.updated_at = utcnow()
+        _audit(session, f"payout.{status.value}", row, transfer_id=transfer_id)
+
+
+def _audit(session: Session, action: str, payout: Payout, **details: str | None) -> None:
+    audit_log.record(
+        session,
+        action,
+        target_type="payout",
+        target_id=payout.id,
+        details={
+            "actor_id": payout.actor_id,
+            "currency": payout.currency,
+            "amount_minor": payout.amount_minor,
+            "period": payout.period,
+            "failure_reason": payout.failure_reason,
+            **details,
+        },
+    )
 
 
 def _outcome(payout: Payout, result: str, reason: str = "", detail: str = "") -> PayoutOutcome:

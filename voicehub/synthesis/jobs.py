@@ -11,14 +11,15 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from models.engines import SynthesisSettings
+from models.tables import Voice
 from voicehub.db import transaction, utcnow
 from voicehub.delivery.fitting import FitOptions, FitStatus
-from voicehub.errors import InvalidInput, VoiceHubError
+from voicehub.errors import BatchTooLarge, InvalidInput, VoiceHubError
 from voicehub.ids import new_id
 from voicehub.production.service import lines_of_project
-from voicehub.production.tables import Line, Project, Take
+from voicehub.production.tables import Character, Line, Project, Take
 from voicehub.production.takes import approve_if_unapproved, check_cuts_of_project
-from voicehub.queue import JobQueue
+from voicehub.queue import DEFAULT_LANE, JobQueue
 from voicehub.runtime import Runtime
 from voicehub.synthesis.service import (
     UsageKeyTaken,
@@ -44,6 +45,7 @@ def create_synthesis_job(
     settings: SynthesisSettings | None = None,
     fit: FitOptions | None = None,
     approve: bool = False,
+    max_lines: int = MAX_BATCH_LINES,
 ) -> SynthesisJob:
     """A queued job for the project's lines, the given lines or the lines of the given cuts.
 
@@ -51,7 +53,8 @@ def create_synthesis_job(
     script order). Every line is rendered with `settings` and fitted into its
     target window with `fit` (window fitting unless told otherwise, as for one
     take); with `approve`, each new take becomes its line's approved take when
-    the line has none yet. The job is enqueued after commit.
+    the line has none yet. The job is enqueued after commit. A job over `max_lines`
+    lines is refused (`batch_too_large`).
     """
     settings = settings or SynthesisSettings()
     project = get_owned(session, Project, studio_id, project_id)
@@ -74,6 +77,8 @@ def create_synthesis_job(
     elif line_ids is None:
         line_ids = [line.id for line in lines_of_project(session, studio_id, project.id)]
     else:
+        # Checked before the lookup too, so an oversized list never reaches the database.
+        _check_batch_size(line_ids, max_lines)
         found = set(
             session.scalars(
                 owned(Line, studio_id)
@@ -94,8 +99,7 @@ def create_synthesis_job(
             )
     if not line_ids:
         raise InvalidInput("The project has no lines to synthesize; import a script first.")
-    if len(line_ids) > MAX_BATCH_LINES:
-        raise InvalidInput(f"A job takes at most {MAX_BATCH_LINES} lines.", fields=["line_ids"])
+    _check_batch_size(line_ids, max_lines)
     job = SynthesisJob(
         id=new_id("job"),
         studio_id=studio_id,
@@ -113,8 +117,36 @@ def create_synthesis_job(
     )
     session.add(job)
     session.flush()
-    queue.enqueue_synthesis_job(session, job.id)
+    queue.enqueue_synthesis_job(session, job.id, job_lane(session, queue, line_ids))
     return job
+
+
+def _check_batch_size(line_ids: list[str], max_lines: int) -> None:
+    if len(line_ids) > max_lines:
+        raise BatchTooLarge(
+            f"The job has {len(line_ids)} lines; one job takes at most {max_lines}."
+            " Split it by cut_ids or line_ids.",
+            limit=max_lines,
+            fields=["line_ids"],
+        )
+
+
+def job_lane(session: Session, queue: JobQueue, line_ids: list[str]) -> str:
+    """The queue lane of a job on these lines: that of the heaviest engine their voices use.
+
+    Worked out from the cast when the job is queued and again when a lost job is queued
+    again, so a job follows the routes the operator has configured now.
+    """
+    if not queue.routes:
+        return DEFAULT_LANE
+    engines = session.scalars(
+        select(Voice.engine)
+        .distinct()
+        .join(Character, Character.voice_id == Voice.id)
+        .join(Line, Line.character_id == Character.id)
+        .where(Line.id.in_(line_ids))
+    )
+    return queue.lane_for_engines(engines)
 
 
 def job_fit(job: SynthesisJob) -> FitOptions | None:
@@ -342,7 +374,9 @@ def requeue_lost_jobs(runtime: Runtime, *, now: dt.datetime | None = None) -> li
             if job.requeues > MAX_REQUEUES:
                 _fail_lost_job(session, job, now)
                 continue
-            runtime.queue.enqueue_synthesis_job(session, job_id)
+            runtime.queue.enqueue_synthesis_job(
+                session, job_id, job_lane(session, runtime.queue, list(job.line_ids))
+            )
             requeued.append(job_id)
     for job_id in requeued:
         log.warning("synthesis job %s lost its worker (no heartbeat); queued again", job_id)

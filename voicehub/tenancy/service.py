@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -9,13 +10,17 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from voicehub.db import utcnow
 from voicehub.delivery.spec import DeliverySpec
 from voicehub.errors import Forbidden, InvalidInput, Unauthenticated
 from voicehub.ids import new_id
 from voicehub.tenancy.tables import ApiKey, Studio, StudioDelivery
 
-STUDIO_SCOPES = ("read", "synthesize", "export", "billing")
-ACTOR_SCOPES = ("consent", "read")
+# `keys` manages the tenant's own API keys; keys made before it existed keep their scopes.
+STUDIO_SCOPES = ("read", "synthesize", "export", "billing", "keys")
+ACTOR_SCOPES = ("consent", "read", "keys")
+# The platform operator's keys belong to no studio or actor and have this scope only.
+ADMIN_SCOPES = ("admin",)
 KEY_PREFIX = "vh_live_"
 
 
@@ -36,6 +41,11 @@ class Principal:
     scopes: frozenset[str]
     studio_id: str | None = None
     actor_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        """A platform operator's key: no tenant, and the `admin` scope."""
+        return self.studio_id is None and self.actor_id is None and "admin" in self.scopes
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
@@ -61,12 +71,19 @@ def issue_api_key(
     studio_id: str | None = None,
     actor_id: str | None = None,
     scopes: tuple[str, ...] | None = None,
+    name: str | None = None,
+    admin: bool = False,
 ) -> IssuedKey:
-    """Create a key for a studio or an actor; the returned secret is the only copy."""
-    if (studio_id is None) == (actor_id is None):
+    """Create a key for a studio, an actor, or (`admin`) the operator; the secret is the only copy."""
+    if admin:
+        if studio_id is not None or actor_id is not None:
+            raise InvalidInput("An admin key belongs to no studio or actor.")
+        allowed: tuple[str, ...] = ADMIN_SCOPES
+    elif (studio_id is None) == (actor_id is None):
         raise InvalidInput("An API key belongs to exactly one studio or one actor.")
-    allowed = STUDIO_SCOPES if studio_id else ACTOR_SCOPES
-    scopes = scopes or allowed
+    else:
+        allowed = STUDIO_SCOPES if studio_id else ACTOR_SCOPES
+    scopes = tuple(dict.fromkeys(scopes or allowed))
     unknown = sorted(set(scopes) - set(allowed))
     if unknown:
         raise InvalidInput(f"Unknown scopes: {', '.join(unknown)}.", fields=["scopes"])
@@ -78,10 +95,11 @@ def issue_api_key(
         secret_sha256=_digest(secret),
         hint=secret[-4:],
         scopes=list(scopes),
+        name=(name or "").strip() or None,
     )
     session.add(key)
     session.flush()
-    return IssuedKey(key.id, secret, tuple(scopes))
+    return IssuedKey(key.id, secret, scopes)
 
 
 def authenticate(session: Session, secret: str | None) -> Principal:
@@ -89,7 +107,7 @@ def authenticate(session: Session, secret: str | None) -> Principal:
     if not secret or not secret.startswith(KEY_PREFIX):
         raise Unauthenticated("Send 'Authorization: Bearer vh_live_…' with a valid API key.")
     key = session.scalar(select(ApiKey).where(ApiKey.secret_sha256 == _digest(secret)))
-    if key is None or key.revoked_at is not None:
+    if key is None or not is_active(key):
         raise Unauthenticated("The API key is not valid.")
     return Principal(
         key_id=key.id,
@@ -97,6 +115,12 @@ def authenticate(session: Session, secret: str | None) -> Principal:
         studio_id=key.studio_id,
         actor_id=key.actor_id,
     )
+
+
+def is_active(key: ApiKey, now: dt.datetime | None = None) -> bool:
+    """Not revoked, and not past the end of a rotation's grace period."""
+    now = now or utcnow()
+    return key.revoked_at is None and (key.expires_at is None or key.expires_at > now)
 
 
 def delivery_spec(session: Session, studio_id: str) -> DeliverySpec:

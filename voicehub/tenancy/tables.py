@@ -25,8 +25,9 @@ class Studio(Base):
 class ApiKey(Base):
     """A bearer key. Only its SHA-256 is stored; the secret is shown once, at creation.
 
-    A key belongs to exactly one principal: a studio (the REST API) or an actor
-    (the actor/agency API).
+    A key belongs to a studio (the REST API), an actor (the actor/agency API), or
+    to neither: the platform operator's admin keys. A rotated key keeps working
+    until `expires_at`; a revoked one stops at once.
     """
 
     __tablename__ = "api_keys"
@@ -37,7 +38,9 @@ class ApiKey(Base):
     secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     hint: Mapped[str] = mapped_column(String(16))
     scopes: Mapped[list[str]] = mapped_column(JSON)
+    name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
