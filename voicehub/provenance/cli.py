@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, select
 
@@ -18,12 +19,15 @@ from voicehub.audio import read_wav
 from voicehub.commands import add_command
 from voicehub.db import make_engine, make_sessionmaker, transaction
 from voicehub.production.tables import Take
-from voicehub.provenance.credentials import SigningIdentity, read_credentials
-from voicehub.provenance.identify import Identification, credentials_mime_type, identify
-from voicehub.provenance.index import store_fingerprints, take_fingerprints
 from voicehub.provenance.tables import TakeFingerprint
 from voicehub.settings import Settings, get_settings
 from voicehub.storage import make_storage
+
+if TYPE_CHECKING:
+    from voicehub.provenance.identify import Identification
+
+# The signal processing (scipy) and the C2PA library load only when a provenance
+# command runs, not with every `voicehub` command.
 
 BACKFILL_BATCH = 50
 
@@ -38,6 +42,8 @@ def _trust_anchors(settings: Settings) -> bytes | None:
 
 
 def cmd_identify(args: argparse.Namespace) -> int:
+    from voicehub.provenance.identify import identify
+
     settings = get_settings()
     data = _read(args.file)
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
@@ -72,6 +78,9 @@ def _print_identification(found: Identification, answer: dict[str, object]) -> N
 
 
 def cmd_credentials(args: argparse.Namespace) -> int:
+    from voicehub.provenance.credentials import read_credentials
+    from voicehub.provenance.identify import credentials_mime_type
+
     settings = get_settings()
     data = _read(args.file)
     report = read_credentials(
@@ -85,6 +94,8 @@ def cmd_credentials(args: argparse.Namespace) -> int:
 
 def cmd_backfill(_: argparse.Namespace) -> int:
     """Fingerprint every take made before fingerprints were (or whose fingerprints are missing)."""
+    from voicehub.provenance.index import store_fingerprints, take_fingerprints
+
     settings = get_settings()
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
     storage = make_storage(settings)
@@ -120,6 +131,8 @@ def cmd_backfill(_: argparse.Namespace) -> int:
 
 def cmd_signing(_: argparse.Namespace) -> int:
     """Where the signing certificate comes from (making the development CA when none is configured)."""
+    from voicehub.provenance.credentials import SigningIdentity
+
     settings = get_settings()
     identity = SigningIdentity.load(settings)
     source = (
