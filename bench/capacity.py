@@ -22,36 +22,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import psycopg
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
 from api.app import create_app
-from bench.common import LINES, bench_studio, cast_script, serving
+from bench.common import LINES, bench_studio, cast_script, scratch_postgresql, serving
 from models.engines.registry import EngineRegistry
 from voicehub.production.tables import Take
 from voicehub.schema import metadata
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-@contextmanager
-def postgresql_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database for this run; dropped afterwards."""
-    name = f"vh_capacity_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def table_rows(database: Engine) -> dict[str, int]:
@@ -175,7 +156,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.postgresql:
-        with postgresql_database() as url:
+        with scratch_postgresql("vh_capacity") as url:
             os.environ["VOICEHUB_DATABASE_URL"] = url
             run(args.lines)
     else:

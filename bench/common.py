@@ -9,6 +9,7 @@ import statistics
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import uvicorn
 from fastapi import FastAPI
 
@@ -259,3 +261,20 @@ def cast_script(
     ).raise_for_status()
     lines = client.get(f"/v1/cuts/{cut_id}", headers=headers).json()["lines"]
     return project["id"], [line["id"] for line in lines]
+
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@contextmanager
+def scratch_postgresql(prefix: str, admin_url: str = PG_ADMIN) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one run (its SQLAlchemy URL); dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

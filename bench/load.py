@@ -35,13 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import psycopg
 
-from bench.common import LINES, bench_runtime
+from bench.common import LINES, bench_runtime, scratch_postgresql
 from voicehub.db import transaction
 from voicehub.tenancy.service import create_studio, issue_api_key
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 # Growth below this fraction when clients are added counts as saturated.
 SATURATION_GAIN = 0.10
@@ -82,19 +80,6 @@ def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
     return ordered[rank] * 1000
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    """A new PostgreSQL database for this run, dropped afterwards."""
-    name = f"voicehub_load_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def free_port() -> int:
@@ -286,7 +271,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--export-every", type=int, default=10, help="0: takes only")
     args = parser.parse_args()
-    with fresh_database() as database_url:
+    with scratch_postgresql("voicehub_load") as database_url:
         os.environ["VOICEHUB_DATABASE_URL"] = database_url
         os.environ["VOICEHUB_QUEUE_URL"] = REDIS_URL
         with bench_runtime() as bench:
